@@ -1,0 +1,1 @@
+"""The pygame screen: the loop, the screens, fonts and sizes."""

@@ -1,0 +1,1 @@
+"""Business rules as plain objects: inputs in, effects out. No pygame, pyscard or network here."""

@@ -1,0 +1,1 @@
+"""The sync process and the wire protocol shared with the hub."""
