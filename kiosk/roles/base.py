@@ -35,6 +35,16 @@ class CardRemoved:
 
 
 @dataclass(frozen=True)
+class CardResult:
+    """The answer to a ``CardOp``: ``value`` on success, else ``error`` (a code such as
+    ``removed``, ``blocked``, ``wrong_pin``, ``unreadable``)."""
+
+    op: str
+    value: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Touch:
     """A button on the current screen was pressed; ``target`` is the button's id."""
 
@@ -86,6 +96,16 @@ class Signal:
     """An LED/buzzer pattern by name: ok, already, error, offline, enrol."""
 
     pattern: str
+
+
+@dataclass(frozen=True)
+class CardOp:
+    """Ask the card that is still on the reader for something (e.g. ``tries_left``,
+    ``verify_pin``, ``read_basic_info``); the answer comes back as ``CardResult``.
+    ``args`` is kept out of repr so a PIN can never reach a log line through it."""
+
+    op: str
+    args: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
