@@ -65,6 +65,13 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Health:
+    """Whether the city server is reachable now (from the sync state); sent when it changes."""
+
+    hub_reachable: bool
+
+
+@dataclass(frozen=True)
 class Recorded:
     """The outbox stored ``event_id`` durably with this ``seq``."""
 
@@ -113,6 +120,15 @@ class Record:
     """Store this event (kiosk.events.Event) in the outbox; the outcome comes back as an input."""
 
     event: Any
+
+
+@dataclass(frozen=True)
+class Save:
+    """Keep a small piece of the role's own state on the device (the loop writes
+    ``<data>/<name>.json`` atomically) so it survives a restart; read back at start-up."""
+
+    name: str
+    data: Any
 
 
 class Role(Protocol):
