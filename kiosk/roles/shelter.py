@@ -1,0 +1,773 @@
+"""The shelter intake stand: a household admitted by card, QR, code B or staff entry.
+
+A pure role (kiosk/roles/base.py): inputs in, effects out; no pygame, pyscard or network.
+
+Intake channels, all ending in the same household:
+- My Number Card: tap -> ``tries_left`` first; 0 -> blocked (city office + other ways); 1 -> say
+  so and offer the other ways; else the PIN pad (dots only). The PIN goes to the card once
+  (``verify_pin``) and is dropped; a wrong PIN is never retried by the stand -> the 4 details
+  are shown for confirmation.
+- 照合番号B: the 14 digits printed on the card front, for a forgotten PIN, card in hand.
+- Pre-registration QR (kiosk.qrcodes, checked offline) -> tick the members present.
+- Staff entry: kana name, birth date, sex; marked unverified.
+Then: more members (another card, ticking QR members, staff entry), needs per member, pets,
+car, where they stay, consent to share safety information -> "この内容でよろしいですか" -> Record.
+
+Durability: a role that wants something kept returns ``Record`` and shows "saving"; success is
+shown only after ``Recorded``. Personal details travel only in ``pii``, sealed to the hub's
+public key; ``data`` carries pseudonymous references (``card:<key>``, ``qr:<id>:<n>``,
+``staff:<uuid>``) and counts. Screens holding personal details clear after a timeout.
+
+Events: ``admission/1``, ``departure/1`` (kind out/back/leave), ``stock_count/1``,
+``shelter_status/1``. Every refusal carries a code from ``REFUSALS``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from nacl.public import PublicKey
+from nacl.signing import VerifyKey
+
+from kiosk import kana, qrcodes
+from kiosk.birthdate import digits_needed, parse_birth_date
+from kiosk.clock import ClockReading
+from kiosk.events import new_event
+from kiosk.privacy import seal
+from kiosk.roles.base import (CardOp, CardRead, CardRemoved, CardResult, Record, RecordFailed,
+                              Recorded, Scan, Show, Signal, Tick, Touch)
+from kiosk.roles.shelter_text import CARE, PETS, REFUSALS, STAYS, STOCK, labelled
+
+PIN_LENGTH = 4
+CODE_B_LENGTH = 14
+MAX_STOCK = 99999
+# Screens that show personal details or hold a half-finished intake; they clear on timeout.
+# "saving" is not among them: it waits for the outbox, and nothing may be dropped there.
+_QUIET = ("idle", "saving")
+
+
+@dataclass(frozen=True)
+class SiteUpdate:
+    """What the sync process knows (sync-state.json): the hub's retained occupancy for this
+    site, whether the hub is reachable, and the roster (staff key -> entry with ``admin``)."""
+
+    occupancy: dict[str, Any] | None = None
+    online: bool = False
+    roster: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShelterSettings:
+    dev: str
+    site: str
+    capacity: int = 100
+    busy_percent: float = 30.0
+    crowded_percent: float = 60.0
+    full_percent: float = 80.0
+    care_categories: tuple[str, ...] = tuple(CARE)
+    stock_items: tuple[str, ...] = tuple(STOCK)
+    admin_keys: frozenset[str] = frozenset()
+    confirmation_seconds: float = 10.0
+    idle_timeout_seconds: float = 120.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> ShelterSettings:
+        s = config.shelter
+        return cls(dev=config.device.id, site=config.device.site, capacity=s.capacity,
+                   busy_percent=s.busy_percent, crowded_percent=s.crowded_percent,
+                   full_percent=s.full_percent, care_categories=tuple(s.care_categories),
+                   stock_items=tuple(s.stock_items), admin_keys=frozenset(s.admin_keys),
+                   confirmation_seconds=s.confirmation_seconds,
+                   idle_timeout_seconds=s.idle_timeout_seconds)
+
+
+@dataclass
+class Member:
+    ref: str
+    channel: str  # card | code_b | qr | staff
+    verified: bool
+    name: str = ""
+    kana: str = ""
+    address: str = ""
+    birth_date: str = ""  # ISO YYYY-MM-DD
+    sex: str = "0"
+    needs: list[str] = field(default_factory=list)
+
+    def view(self) -> dict[str, Any]:
+        return {"name": self.name, "kana": self.kana, "address": self.address,
+                "birth_date": self.birth_date, "sex": self.sex, "needs": list(self.needs),
+                "channel": self.channel, "verified": self.verified}
+
+
+@dataclass
+class Intake:
+    household: str = field(default_factory=lambda: str(uuid.uuid4()))
+    members: list[Member] = field(default_factory=list)
+    qr: qrcodes.Prereg | None = None
+    pets: dict[str, int] = field(default_factory=dict)
+    car: bool = False
+    stay: str = "shelter"
+    consent: bool = False
+
+    def has(self, ref: str) -> bool:
+        return any(m.ref == ref for m in self.members)
+
+
+@dataclass
+class StaffEntry:
+    """A member being typed in by staff: kana name, then birth date, then sex."""
+
+    kana: str = ""
+    era: str = "showa"
+    digits: str = ""
+    born: date | None = None
+
+
+def congestion(headcount: int, capacity: int, settings: ShelterSettings, status: str = "open") -> str:
+    """The level code (shelter_text.LEVELS): an admin's 満 / 受付停止 wins over the count."""
+    if status in ("full", "closed"):
+        return status
+    if capacity <= 0:
+        return "full"
+    percent = 100.0 * headcount / capacity
+    if percent < settings.busy_percent:
+        return "vacant"
+    if percent < settings.crowded_percent:
+        return "busy"
+    return "crowded" if percent < settings.full_percent else "full"
+
+
+def card_member(key: str, info: Any, channel: str) -> Member:
+    """A member from the card's 4 details (an object or a mapping with name, address,
+    birth_date, sex); verified, because the card vouched for them."""
+    get = info.get if isinstance(info, dict) else lambda k, d=None: getattr(info, k, d)
+    born = get("birth_date")
+    return Member(ref=f"card:{key}", channel=channel, verified=True, name=str(get("name", "")),
+                  kana="", address=str(get("address", "")),
+                  birth_date=born.isoformat() if isinstance(born, date) else str(born or ""),
+                  sex=str(get("sex", "0")))
+
+
+class ShelterRole:
+    """The intake stand's decisions. ``handle(inp, now) -> effects``."""
+
+    def __init__(self, settings: ShelterSettings, hub_key: PublicKey, prereg_key: VerifyKey | None):
+        self.settings = settings
+        self._hub_key = hub_key
+        self._prereg_key = prereg_key
+        self.screen = "idle"
+        self.mode = "intake"  # or "movement": the next card / QR records a departure or return
+        self._intake: Intake | None = None
+        self._pending: Member | None = None
+        self._staff: StaffEntry | None = None
+        self._secret = ""  # PIN or code B digits being typed; never shown, never logged
+        self._card_key: str | None = None
+        self._card_channel = "card"
+        self._needs_at = 0
+        self._ticks: set[int] = set()
+        self._qr_for = "intake"
+        self._qr_prereg: qrcodes.Prereg | None = None
+        self._tries: int | None = None
+        self._new_status = "open"
+        self._move: dict[str, Any] = {}
+        self._stock = {labelled(i, STOCK)[0]: 0 for i in settings.stock_items}
+        self._stock_selected: str | None = None
+        self._stock_entry = ""
+        self._saving: Any = None
+        self._after_save: Any = None
+        self._present: dict[str, str] = {}  # ref -> "in" | "out", for this stand's own count
+        self._hub: dict[str, Any] | None = None
+        self._online = False
+        self._roster: dict[str, Any] = {}
+        self._local_delta = 0
+        self._status = "open"
+        self._deadline_ns: int | None = None
+        self._now: ClockReading | None = None
+
+    # --- entry point ---------------------------------------------------------------------
+
+    def handle(self, inp: object, now: ClockReading) -> list[object]:
+        self._now = now
+        if isinstance(inp, Tick):
+            return self._tick(now)
+        if isinstance(inp, SiteUpdate):
+            return self._site(inp)
+        if isinstance(inp, (Recorded, RecordFailed)):
+            return self._record_outcome(inp)
+        self._deadline_ns = now.mono_ns + int(self.settings.idle_timeout_seconds * 1e9)
+        if isinstance(inp, CardRead):
+            return self._card_read(inp)
+        if isinstance(inp, CardRemoved):
+            return self._card_removed()
+        if isinstance(inp, CardResult):
+            return self._card_result(inp)
+        if isinstance(inp, Scan):
+            return self._scan(inp.text)
+        if isinstance(inp, Touch):
+            return self._touch(inp)
+        return []
+
+    # --- occupancy -----------------------------------------------------------------------
+
+    def occupancy(self) -> dict[str, Any]:
+        """Headcount, capacity, level: the hub's retained figures when online, else the last
+        hub headcount plus what this stand recorded since (or only that, if never online)."""
+        hub = self._hub or {}
+        if self._online and hub:
+            headcount, source = int(hub.get("headcount", 0)), "hub"
+        else:
+            headcount, source = max(0, int(hub.get("headcount", 0)) + self._local_delta), "local"
+        capacity = int(hub.get("capacity", self.settings.capacity)) if self._online and hub else self.settings.capacity
+        status = hub.get("status", self._status) if self._online and hub else self._status
+        return {"headcount": headcount, "capacity": capacity, "status": status, "source": source,
+                "level": congestion(headcount, capacity, self.settings, status)}
+
+    def _site(self, update: SiteUpdate) -> list[object]:
+        if update.occupancy:
+            self._hub = dict(update.occupancy)
+            self._local_delta = 0
+            self._status = self._hub.get("status", self._status)
+        self._online = update.online
+        self._roster = dict(update.roster)
+        return [self._idle_view()] if self.screen == "idle" else []
+
+    def _is_admin(self, key: str) -> bool:
+        entry = self._roster.get(key)
+        admin = isinstance(entry, dict) and (entry.get("admin") is True or "admin" in entry.get("flags", ()))
+        return admin or key in self.settings.admin_keys
+
+    # --- screens -------------------------------------------------------------------------
+
+    def _idle_view(self) -> Show:
+        return Show("idle", {"mode": self.mode, "occupancy": self.occupancy()})
+
+    def _to_idle(self) -> list[object]:
+        """Back to the start; every personal detail held for the screen is dropped."""
+        self.screen, self.mode = "idle", "intake"
+        self._intake = self._pending = self._staff = None
+        self._secret, self._move, self._ticks = "", {}, set()
+        self._saving = self._deadline_ns = None
+        return [self._idle_view()]
+
+    def _show(self, screen: str, **params: Any) -> Show:
+        self.screen = screen
+        return Show(screen, params)
+
+    def _refuse(self, code: str, options: tuple[str, ...] = ("cancel",), **extra: Any) -> list[object]:
+        assert code in REFUSALS, code
+        if self._intake and "back" not in options:
+            options = ("back",) + options
+        return [self._show("refused", code=code, options=list(options), **extra), Signal("error")]
+
+    def _household_view(self) -> list[object]:
+        intake = self._intake
+        return [self._show("household", members=[m.view() for m in intake.members],
+                           can_tick_qr=intake.qr is not None)]
+
+    def _tick(self, now: ClockReading) -> list[object]:
+        if self.screen in _QUIET or self._deadline_ns is None or now.mono_ns < self._deadline_ns:
+            return []
+        return self._to_idle()
+
+    # --- cards ---------------------------------------------------------------------------
+
+    def _card_read(self, read: CardRead) -> list[object]:
+        if self.screen == "code_b":
+            self._card_key = read.key
+            return []
+        if self.screen not in ("idle", "household", "refused"):
+            return []
+        if read.key is None:
+            return self._refuse(read.error if read.error in REFUSALS else "card_unreadable")
+        if self.screen == "idle" and self._is_admin(read.key):
+            return [self._show("admin", occupancy=self.occupancy())]
+        ref = f"card:{read.key}"
+        if self.screen == "idle" and (self.mode == "movement" or ref in self._present):
+            return self._movement([ref])
+        if self._intake and self._intake.has(ref):
+            return self._refuse("already_in_household")
+        if not self._intake and self.occupancy()["status"] == "closed":
+            return self._refuse("intake_closed")
+        self._card_key, self._secret = read.key, ""
+        return [self._show("reading"), CardOp("tries_left")]
+
+    def _card_removed(self) -> list[object]:
+        self._card_key = None
+        if self.screen in ("pin", "last_try", "reading", "code_b"):
+            self._secret = ""
+            return self._refuse("card_removed", ("code_b", "staff_entry", "cancel"))
+        return []
+
+    def _card_result(self, result: CardResult) -> list[object]:
+        if self.screen != "reading":
+            return []
+        if result.op == "tries_left":
+            return self._after_tries(result)
+        if result.op in ("verify_pin", "verify_code_b"):
+            return self._after_verify(result)
+        if result.op == "read_basic_info":
+            return self._after_basic_info(result)
+        return []
+
+    def _after_tries(self, result: CardResult) -> list[object]:
+        if result.error:
+            return self._card_error(result.error)
+        return self._pin_or_warning(int(result.value), wrong=False)
+
+    def _pin_or_warning(self, tries: int, wrong: bool) -> list[object]:
+        self._tries = tries
+        if tries <= 0:
+            return self._refuse("pin_blocked", ("code_b", "staff_entry", "qr", "cancel"))
+        if tries == 1:
+            return [self._show("last_try", wrong=wrong), Signal("error" if wrong else "already")]
+        return [self._show("pin", dots=0, tries_left=tries, wrong=wrong)] + ([Signal("error")] if wrong else [])
+
+    def _after_verify(self, result: CardResult) -> list[object]:
+        self._card_channel = "card" if result.op == "verify_pin" else "code_b"
+        if result.error is None:
+            return [self._show("reading"), CardOp("read_basic_info")]
+        if result.error == "wrong_pin" and result.op == "verify_pin":
+            return self._pin_or_warning(int(result.value or 0), wrong=True)
+        if result.error in ("wrong_pin", "wrong_code"):
+            return self._refuse("code_b_wrong", ("staff_entry", "cancel"))
+        return self._card_error(result.error)
+
+    def _after_basic_info(self, result: CardResult) -> list[object]:
+        if result.error or result.value is None:
+            return self._card_error(result.error or "unreadable")
+        self._pending = card_member(self._card_key or "", result.value, self._card_channel)
+        return [self._show("member_confirm", member=self._pending.view()), Signal("ok")]
+
+    def _card_error(self, error: str) -> list[object]:
+        if error == "blocked":
+            return self._refuse("pin_blocked", ("code_b", "staff_entry", "qr", "cancel"))
+        if error == "removed":
+            return self._refuse("card_removed", ("code_b", "staff_entry", "cancel"))
+        return self._refuse(error if error in REFUSALS else "card_unreadable", ("staff_entry", "cancel"))
+
+    # --- QR ------------------------------------------------------------------------------
+
+    def _scan(self, text: str) -> list[object]:
+        if self.screen not in ("idle", "household", "refused"):
+            return []
+        try:
+            prereg = qrcodes.decode(text, self._prereg_key)
+        except qrcodes.QrError as exc:
+            return self._refuse(exc.code, ("staff_entry", "cancel"))
+        self._qr_prereg = prereg
+        if self.screen == "idle" and (self.mode == "movement" or self._qr_admitted(prereg)):
+            self._qr_for, self._ticks = "movement", set(range(len(prereg.members)))
+            return self._qr_view()
+        if not self._intake and self.occupancy()["status"] == "closed":
+            return self._refuse("intake_closed")
+        self._intake = self._intake or Intake()
+        self._intake.qr = prereg
+        self._qr_for, self._ticks = "intake", self._not_added(prereg)
+        return self._qr_view()
+
+    def _not_added(self, prereg: qrcodes.Prereg) -> set[int]:
+        return {i for i in range(len(prereg.members)) if not self._intake.has(_qr_ref(prereg, i))}
+
+    def _qr_admitted(self, prereg: qrcodes.Prereg) -> bool:
+        return any(_qr_ref(prereg, i) in self._present for i in range(len(prereg.members)))
+
+    def _qr_view(self) -> list[object]:
+        prereg = self._qr_prereg
+        rows = [{"name": m.name, "kana": m.kana, "birth_date": m.birth_date.isoformat(), "sex": m.sex,
+                 "ticked": i in self._ticks,
+                 "added": bool(self._intake and self._intake.has(_qr_ref(prereg, i)))}
+                for i, m in enumerate(prereg.members)]
+        return [self._show("qr_members", members=rows, purpose=self._qr_for)]
+
+    def _touch_qr_members(self, touch: Touch) -> list[object]:
+        prereg = self._qr_prereg
+        if touch.target == "tick" and isinstance(touch.value, int) and 0 <= touch.value < len(prereg.members):
+            self._ticks ^= {touch.value}
+            return self._qr_view()
+        if touch.target != "ok" or not self._ticks:
+            return []
+        if self._qr_for == "movement":
+            return self._movement([_qr_ref(prereg, i) for i in sorted(self._ticks)])
+        for i in sorted(self._ticks):
+            if not self._intake.has(_qr_ref(prereg, i)):
+                self._intake.members.append(_qr_member(prereg, i))
+        return self._household_view()
+
+    # --- touches -------------------------------------------------------------------------
+
+    def _touch(self, touch: Touch) -> list[object]:
+        if touch.target == "cancel" and self.screen != "saving":
+            return self._to_idle()
+        handler = getattr(self, f"_touch_{self.screen}", None)
+        return handler(touch) if handler else []
+
+    def _touch_idle(self, touch: Touch) -> list[object]:
+        if touch.target == "mode" and touch.value in ("intake", "movement"):
+            self.mode = touch.value
+            return [self._idle_view()]
+        if touch.target == "staff_entry" and self.mode == "intake":
+            if self.occupancy()["status"] == "closed":
+                return self._refuse("intake_closed")
+            return self._start_staff_entry()
+        return []
+
+    def _touch_refused(self, touch: Touch) -> list[object]:
+        if touch.target == "back" and self._intake:
+            return self._household_view()
+        if touch.target == "staff_entry":
+            return self._start_staff_entry()
+        if touch.target == "code_b":
+            self._secret = ""
+            return [self._show("code_b", dots=0, card_present=self._card_key is not None)]
+        if touch.target == "retry" and self._saving is not None:
+            return [self._show("saving"), Record(self._saving)]
+        return []
+
+    def _touch_last_try(self, touch: Touch) -> list[object]:
+        if touch.target == "pin_anyway":
+            return [self._show("pin", dots=0, tries_left=self._tries, wrong=False)]
+        return self._touch_refused(touch)
+
+    def _touch_pin(self, touch: Touch) -> list[object]:
+        if touch.target in ("code_b", "staff_entry"):
+            self._secret = ""
+            return self._touch_refused(touch)
+        return self._secret_pad(touch, PIN_LENGTH, "pin", self._submit_pin)
+
+    def _touch_code_b(self, touch: Touch) -> list[object]:
+        if touch.target == "staff_entry":
+            self._secret = ""
+            return self._start_staff_entry()
+        return self._secret_pad(touch, CODE_B_LENGTH, "code_b", self._submit_code_b)
+
+    def _secret_pad(self, touch: Touch, length: int, screen: str, submit) -> list[object]:
+        """A pad whose digits are never shown: only the count of dots leaves the role."""
+        if touch.target == "digit" and str(touch.value) in "0123456789" and len(str(touch.value)) == 1:
+            if len(self._secret) < length:
+                self._secret += str(touch.value)
+        elif touch.target == "delete":
+            self._secret = self._secret[:-1]
+        elif touch.target == "enter" and len(self._secret) == length:
+            return submit()
+        else:
+            return []
+        params = {"dots": len(self._secret)}
+        params.update({"card_present": self._card_key is not None} if screen == "code_b" else
+                      {"tries_left": self._tries, "wrong": False})
+        return [self._show(screen, **params)]
+
+    def _submit_pin(self) -> list[object]:
+        pin, self._secret = self._secret, ""
+        return [self._show("reading"), CardOp("verify_pin", {"pin": pin})]
+
+    def _submit_code_b(self) -> list[object]:
+        code, self._secret = self._secret, ""
+        if not _code_b_plausible(code):
+            return self._refuse("code_b_invalid", ("code_b", "staff_entry", "cancel"))
+        if self._card_key is None:
+            return self._refuse("card_removed", ("code_b", "staff_entry", "cancel"))
+        return [self._show("reading"), CardOp("verify_code_b", {"code": code})]
+
+    def _touch_member_confirm(self, touch: Touch) -> list[object]:
+        if touch.target == "ok" and self._pending:
+            if self._intake is None:
+                self._intake = Intake()
+            self._intake.members.append(self._pending)
+            self._pending = None
+            return self._household_view()
+        if touch.target == "back":
+            self._pending = None
+            return self._household_view() if self._intake else self._to_idle()
+        return []
+
+    # --- staff entry ---------------------------------------------------------------------
+
+    def _start_staff_entry(self) -> list[object]:
+        self._staff = StaffEntry()
+        return [self._show("staff_name", text="", error=None)]
+
+    def _touch_staff_name(self, touch: Touch) -> list[object]:
+        staff = self._staff
+        if touch.target == "kana":
+            staff.kana = kana.type_key(staff.kana, str(touch.value))
+            return [self._show("staff_name", text=staff.kana, error=None)]
+        if touch.target == "next":
+            if not staff.kana.strip():
+                return [self._show("staff_name", text=staff.kana, error="name_missing"), Signal("error")]
+            return [self._birth_view(None)]
+        return []
+
+    def _birth_view(self, error: str | None) -> Show:
+        staff = self._staff
+        return self._show("staff_birth", era=staff.era, digits=staff.digits,
+                          needed=digits_needed(staff.era), error=error)
+
+    def _touch_staff_birth(self, touch: Touch) -> list[object]:
+        staff = self._staff
+        if touch.target == "era" and touch.value in ("western", "taisho", "showa", "heisei", "reiwa"):
+            staff.era, staff.digits = touch.value, ""
+        elif touch.target == "digit" and str(touch.value).isdigit() and len(str(touch.value)) == 1:
+            staff.digits = (staff.digits + str(touch.value))[:digits_needed(staff.era)]
+        elif touch.target == "delete":
+            staff.digits = staff.digits[:-1]
+        elif touch.target == "next":
+            staff.born = parse_birth_date(staff.era, staff.digits, self._now.wall.date())
+            if staff.born is None:
+                return [self._birth_view("birth_date_invalid"), Signal("error")]
+            return [self._show("staff_sex", kana=staff.kana, birth_date=staff.born.isoformat())]
+        elif touch.target == "back":
+            return [self._show("staff_name", text=staff.kana, error=None)]
+        else:
+            return []
+        return [self._birth_view(None)]
+
+    def _touch_staff_sex(self, touch: Touch) -> list[object]:
+        staff = self._staff
+        if touch.target == "back":
+            return [self._birth_view(None)]
+        if touch.target != "sex" or touch.value not in ("1", "2", "9", "0"):
+            return []
+        member = Member(ref=f"staff:{uuid.uuid4()}", channel="staff", verified=False, name=staff.kana.strip(),
+                        kana=staff.kana.strip(), birth_date=staff.born.isoformat(), sex=touch.value)
+        if self._intake is None:
+            self._intake = Intake()
+        self._intake.members.append(member)
+        self._staff = None
+        return self._household_view()
+
+    # --- household, needs, extras, confirmation --------------------------------------------
+
+    def _touch_household(self, touch: Touch) -> list[object]:
+        intake = self._intake
+        if touch.target == "add_staff":
+            return self._start_staff_entry()
+        if touch.target == "add_qr" and intake.qr:
+            self._qr_for, self._qr_prereg = "intake", intake.qr
+            self._ticks = self._not_added(intake.qr)
+            return self._qr_view()
+        if touch.target == "remove" and isinstance(touch.value, int) and 0 <= touch.value < len(intake.members):
+            del intake.members[touch.value]
+            return self._household_view() if intake.members else self._to_idle()
+        if touch.target == "next" and intake.members:
+            self._needs_at = 0
+            return [self._needs_view()]
+        return []
+
+    def _needs_view(self) -> Show:
+        member = self._intake.members[self._needs_at]
+        return self._show("needs", index=self._needs_at, count=len(self._intake.members),
+                          member=member.view(), categories=[labelled(c, CARE) for c in self.settings.care_categories])
+
+    def _touch_needs(self, touch: Touch) -> list[object]:
+        member = self._intake.members[self._needs_at]
+        known = {labelled(c, CARE)[0] for c in self.settings.care_categories}
+        if touch.target == "need" and touch.value in known:
+            member.needs = [n for n in member.needs if n != touch.value] if touch.value in member.needs \
+                else member.needs + [touch.value]
+            return [self._needs_view()]
+        if touch.target == "next":
+            if self._needs_at + 1 < len(self._intake.members):
+                self._needs_at += 1
+                return [self._needs_view()]
+            return [self._extras_view()]
+        if touch.target == "back":
+            if self._needs_at == 0:
+                return self._household_view()
+            self._needs_at -= 1
+            return [self._needs_view()]
+        return []
+
+    def _extras_view(self) -> Show:
+        i = self._intake
+        return self._show("extras", pets={k: i.pets.get(k, 0) for k in PETS}, car=i.car, stay=i.stay,
+                          consent=i.consent)
+
+    def _touch_extras(self, touch: Touch) -> list[object]:
+        intake = self._intake
+        if touch.target in ("pet_plus", "pet_minus") and touch.value in PETS:
+            step = 1 if touch.target == "pet_plus" else -1
+            intake.pets[touch.value] = min(99, max(0, intake.pets.get(touch.value, 0) + step))
+        elif touch.target == "car":
+            intake.car = not intake.car
+        elif touch.target == "stay" and touch.value in STAYS:
+            intake.stay = touch.value
+        elif touch.target == "consent":
+            intake.consent = not intake.consent
+        elif touch.target == "next":
+            return [self._confirm_view()]
+        elif touch.target == "back":
+            self._needs_at = len(intake.members) - 1
+            return [self._needs_view()]
+        else:
+            return []
+        return [self._extras_view()]
+
+    def _confirm_view(self) -> Show:
+        i = self._intake
+        return self._show("confirm", members=[m.view() for m in i.members],
+                          pets={k: v for k, v in i.pets.items() if v}, car=i.car, stay=i.stay, consent=i.consent)
+
+    def _touch_confirm(self, touch: Touch) -> list[object]:
+        if touch.target == "back":
+            return [self._extras_view()]
+        if touch.target == "edit":
+            return self._household_view()
+        if touch.target == "ok":
+            return self._save_admission()
+        return []
+
+    def _save_admission(self) -> list[object]:
+        i = self._intake
+        staying = len(i.members) if i.stay == "shelter" else 0
+        data = {"household": i.household, "staying": staying,
+                "members": [{"ref": m.ref, "channel": m.channel, "verified": m.verified} for m in i.members]}
+        pii = {"household": i.household, "members": [dict(m.view(), ref=m.ref) for m in i.members],
+               "pets": {k: v for k, v in i.pets.items() if v}, "car": i.car, "stay": i.stay,
+               "consent": i.consent, "qr": i.qr.reg_id if i.qr else None}
+        return self._record("admission/1", data, pii, self._admitted)
+
+    def _admitted(self) -> list[object]:
+        intake = self._intake
+        for member in intake.members:
+            self._present[member.ref] = "in"
+        self._local_delta += len(intake.members) if intake.stay == "shelter" else 0
+        view = {"members": [m.view() for m in intake.members], "stay": intake.stay}
+        return [self._show("done", kind="admission", **view), Signal("ok")]
+
+    # --- departures and outings ----------------------------------------------------------
+
+    def _movement(self, refs: list[str]) -> list[object]:
+        self._move = {"refs": refs, "kind": None, "destination": ""}
+        return [self._movement_view()]
+
+    def _movement_view(self) -> Show:
+        m = self._move
+        return self._show("movement", people=len(m["refs"]), kind=m["kind"], destination=m["destination"],
+                          states=[self._present.get(r) for r in m["refs"]])
+
+    def _touch_movement(self, touch: Touch) -> list[object]:
+        move = self._move
+        if touch.target == "kind" and touch.value in ("out", "back", "leave"):
+            move["kind"] = touch.value
+            return [self._movement_view()]
+        if touch.target == "destination":
+            return [self._show("movement_destination", text=move["destination"])]
+        if touch.target == "ok" and move["kind"]:
+            data = {"refs": list(move["refs"]), "kind": move["kind"]}
+            pii = {"destination": move["destination"]} if move["destination"].strip() else None
+            return self._record("departure/1", data, pii, self._moved)
+        return []
+
+    def _touch_movement_destination(self, touch: Touch) -> list[object]:
+        if touch.target == "kana":
+            self._move["destination"] = kana.type_key(self._move["destination"], str(touch.value))
+            return [self._show("movement_destination", text=self._move["destination"])]
+        if touch.target in ("ok", "back"):
+            return [self._movement_view()]
+        return []
+
+    def _moved(self) -> list[object]:
+        kind, refs = self._move["kind"], self._move["refs"]
+        for ref in refs:
+            was_counted = ref in self._present
+            if kind == "leave":
+                self._present.pop(ref, None)
+                self._local_delta -= 1 if was_counted else 0
+            else:
+                self._present[ref] = "out" if kind == "out" else "in"
+        return [self._show("done", kind=kind, people=len(refs)), Signal("ok")]
+
+    # --- admin: status and stock ---------------------------------------------------------
+
+    def _touch_admin(self, touch: Touch) -> list[object]:
+        if touch.target == "status" and touch.value in ("open", "full", "closed"):
+            self._new_status = touch.value
+            return self._record("shelter_status/1", {"status": touch.value}, None, self._status_saved)
+        if touch.target == "stock":
+            self._stock_selected, self._stock_entry = None, ""
+            return [self._stock_view()]
+        return []
+
+    def _status_saved(self) -> list[object]:
+        self._status = self._new_status
+        if self._hub is not None:
+            self._hub["status"] = self._new_status
+        return [self._show("admin", occupancy=self.occupancy(), saved=True), Signal("ok")]
+
+    def _stock_view(self) -> Show:
+        items = [(key, ja, en, self._stock[key]) for key, ja, en in
+                 (labelled(i, STOCK) for i in self.settings.stock_items)]
+        return self._show("stock", items=items, selected=self._stock_selected, entry=self._stock_entry)
+
+    def _touch_stock(self, touch: Touch) -> list[object]:
+        if touch.target in ("plus", "minus", "select") and touch.value in self._stock:
+            if touch.target != "select":
+                step = 1 if touch.target == "plus" else -1
+                self._stock[touch.value] = min(MAX_STOCK, max(0, self._stock[touch.value] + step))
+            self._stock_selected, self._stock_entry = touch.value, ""
+        elif touch.target == "digit" and self._stock_selected and str(touch.value).isdigit():
+            self._stock_entry = (self._stock_entry + str(touch.value))[:5]
+            self._stock[self._stock_selected] = int(self._stock_entry)
+        elif touch.target == "delete" and self._stock_selected:
+            self._stock_entry = self._stock_entry[:-1]
+            self._stock[self._stock_selected] = int(self._stock_entry or 0)
+        elif touch.target == "save":
+            return self._record("stock_count/1", {"items": dict(self._stock)}, None, self._stock_saved)
+        elif touch.target == "back":
+            return [self._show("admin", occupancy=self.occupancy())]
+        else:
+            return []
+        return [self._stock_view()]
+
+    def _stock_saved(self) -> list[object]:
+        return [self._show("done", kind="stock"), Signal("ok")]
+
+    # --- recording -----------------------------------------------------------------------
+
+    def _record(self, schema: str, data: dict, pii: dict | None, then) -> list[object]:
+        sealed = seal(pii, self._hub_key) if pii else None
+        self._saving = new_event(schema, data, dev=self.settings.dev, site=self.settings.site,
+                                 clock=self._now, pii=sealed)
+        self._after_save = then
+        return [self._show("saving"), Record(self._saving)]
+
+    def _record_outcome(self, outcome: Recorded | RecordFailed) -> list[object]:
+        if self._saving is None or outcome.event_id != self._saving.id:
+            return []
+        if isinstance(outcome, RecordFailed):
+            code = "disk_full" if outcome.reason == "disk_full" else "record_failed"
+            self.screen = "refused"
+            return [Show("refused", {"code": code, "options": ["retry", "cancel"]}), Signal("error")]
+        self._saving, then = None, self._after_save
+        effects = then()
+        # The done screen holds personal details only for the confirmation time.
+        self._deadline_ns = self._now.mono_ns + int(self.settings.confirmation_seconds * 1e9)
+        effects[0] = Show(effects[0].screen, effects[0].params, self.settings.confirmation_seconds)
+        return effects
+
+    def _touch_done(self, touch: Touch) -> list[object]:
+        return self._to_idle() if touch.target == "ok" else []
+
+
+def _qr_ref(prereg: qrcodes.Prereg, index: int) -> str:
+    return f"qr:{prereg.reg_id}:{index}"
+
+
+def _qr_member(prereg: qrcodes.Prereg, index: int) -> Member:
+    m = prereg.members[index]
+    return Member(ref=_qr_ref(prereg, index), channel="qr", verified=False, name=m.name, kana=m.kana,
+                  birth_date=m.birth_date.isoformat(), sex=m.sex, needs=list(m.needs))
+
+
+def _code_b_plausible(code: str) -> bool:
+    """YYMMDD (a real date) + expiry year 20xx + 4 digits; the card decides the rest."""
+    if len(code) != CODE_B_LENGTH or not code.isdigit():
+        return False
+    try:
+        date(2000 + int(code[:2]), int(code[2:4]), int(code[4:6]))
+    except ValueError:
+        return False
+    return code[6:8] == "20"
