@@ -115,7 +115,11 @@ class TimeclockSection:
     double_tap_seconds: float = field(default=60.0, metadata=_check(_not_negative, "zero or more seconds"))
     day_boundary: str = field(default="04:00", metadata=_check(_clock_time, "a time of day HH:MM"))
     enrol_timeout_seconds: float = field(default=60.0, metadata=_check(_positive, "a positive number of seconds"))
-    staff_id: list[str] = field(default_factory=lambda: ["jpki"])
+    staff_id: list[str] = field(default_factory=lambda: ["jpki"], metadata=_choice("jpki", "city_ap", "badge_uid"))
+    city_ap_aid: str = field(default="", metadata=_check(_matches(r"([0-9A-Fa-f]{2}){5,16}|"), "5-16 bytes of hex or empty"))
+    city_ap_ef: str = field(default="", metadata=_check(_matches(r"[0-9A-Fa-f]{4}|"), "4 hex digits or empty"))
+    city_ap_pin_ef: str = field(default="", metadata=_check(_matches(r"[0-9A-Fa-f]{4}|"), "4 hex digits or empty"))
+    city_ap_pin_file: str = ""
 
 
 @dataclass(frozen=True)
