@@ -97,6 +97,8 @@ class MqttSection:
     key_file: str = ""
     username: str = ""
     password_file: str = ""
+    # Seconds without the hub's answer before a batch is sent again with the same event ids.
+    resend_seconds: float = field(default=30.0, metadata=_check(_positive, "a positive number of seconds"))
 
 
 @dataclass(frozen=True)
