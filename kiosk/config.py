@@ -110,6 +110,8 @@ class StorageSection:
 @dataclass(frozen=True)
 class HubSection:
     public_key: str = ""
+    # Ed25519 key (base64) that signs shelter pre-registration QR codes; stands verify offline.
+    prereg_public_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,39 @@ class TimeclockSection:
     city_ap_pin_file: str = ""
 
 
+def _labelled(value: str) -> bool:
+    """A list entry "id" or "id:日本語:English" (custom categories and stock items)."""
+    return re.fullmatch(r"[a-z0-9_]+(:[^:]+:[^:]+)?", value) is not None
+
+
+def _percent(value: float) -> bool:
+    return 0 < value <= 100
+
+
 @dataclass(frozen=True)
 class ShelterSection:
     capacity: int = field(default=100, metadata=_check(_not_negative, "zero or more people"))
+    # Congestion levels by headcount / capacity, in percent (VACAN's four levels).
+    busy_percent: float = field(default=30.0, metadata=_check(_percent, "a percentage 0-100"))
+    crowded_percent: float = field(default=60.0, metadata=_check(_percent, "a percentage 0-100"))
+    full_percent: float = field(default=80.0, metadata=_check(_percent, "a percentage 0-100"))
+    care_categories: list[str] = field(default_factory=lambda: [
+        "elderly", "disability", "pregnancy", "infant", "medical_device", "allergy_diet", "language"])
+    stock_items: list[str] = field(default_factory=lambda: [
+        "water_2l", "rations", "blankets", "diapers", "formula", "sanitary", "medicine"])
+    admin_keys: list[str] = field(default_factory=list)
+    confirmation_seconds: float = field(default=10.0, metadata=_check(_positive, "a positive number of seconds"))
+    idle_timeout_seconds: float = field(default=120.0, metadata=_check(_positive, "a positive number of seconds"))
+
+    def __post_init__(self) -> None:
+        if not self.busy_percent < self.crowded_percent < self.full_percent:
+            raise ConfigError("[shelter] busy_percent < crowded_percent < full_percent must hold "
+                              f"(got {self.busy_percent}, {self.crowded_percent}, {self.full_percent})")
+        for key in ("care_categories", "stock_items"):
+            for entry in getattr(self, key):
+                if not _labelled(entry):
+                    raise ConfigError(f'[shelter] {key}: "{entry}" must be an id (a-z, 0-9, _) '
+                                      'or "id:日本語:English"')
 
 
 @dataclass(frozen=True)
