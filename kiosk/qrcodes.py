@@ -136,9 +136,8 @@ def _text_field(text: str, limit: int = 255) -> bytes:
 
 
 def _kana_field(kana: str) -> bytes:
-    compact = kana.replace("\u3000", " ")
-    if len(compact) < 128 and all(c == " " or _KANA_BASE < ord(c) <= _KANA_BASE + 0x5F for c in compact):
-        return bytes([0x80 | len(compact)]) + bytes(0 if c == " " else ord(c) - _KANA_BASE for c in compact)
+    if len(kana) < 128 and all(c == " " or _KANA_BASE < ord(c) <= _KANA_BASE + 0x5F for c in kana):
+        return bytes([0x80 | len(kana)]) + bytes(0 if c == " " else ord(c) - _KANA_BASE for c in kana)
     return _text_field(kana, limit=127)
 
 
