@@ -78,8 +78,11 @@ class Roster:
 
 
 def entries_from_hub(raw: Any) -> list[StaffEntry]:
-    """The sync state's roster: ``{key: {staff_id, name, kana, admin | flags}}`` or a list of
-    entries with a ``key``. Malformed entries are skipped: the hub's roster is not ours to fix."""
+    """The sync state's roster: ``{"site", "staff": {key: {staff_id, name, admin, [kana]}}}``
+    (kiosk.sync.protocol), a bare ``{key: entry}`` or a list of entries with a ``key``.
+    Malformed entries are skipped: the hub's roster is not ours to fix."""
+    if isinstance(raw, dict) and isinstance(raw.get("staff"), dict):
+        raw = raw["staff"]
     items = raw.items() if isinstance(raw, dict) else ((e.get("key", "") if isinstance(e, dict) else "", e)
                                                      for e in (raw if isinstance(raw, list) else []))
     out = []

@@ -99,6 +99,11 @@ def test_roster_hub_entries_win_and_malformed_skipped():
     assert roster.by_key("jpki:bad") is None and len(roster) == 3
 
 
+def test_roster_hub_sync_state_form_accepted():
+    hub = entries_from_hub({"site": "honcho", "staff": {"k1": {"staff_id": "1", "name": "A", "admin": False}}})
+    assert hub == [StaffEntry("1", "A", "", "k1", False)]
+
+
 def test_roster_hub_list_form_accepted():
     hub = entries_from_hub([{"key": "k1", "staff_id": "1", "display_name": "A", "admin": True}, 7])
     assert hub == [StaffEntry("1", "A", "", "k1", True)]
