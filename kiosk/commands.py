@@ -40,7 +40,9 @@ def run(prog: str, description: str, table: list[Subcommand], default_config: Pa
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        # Only the command's own module (or its package) missing means "not built"; a missing
+        # dependency inside a built command is a real error and must surface.
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             print(f"{prog} {chosen.name}: not built yet", file=sys.stderr)
             return NOT_BUILT
         raise

@@ -149,6 +149,6 @@ def from_dict(raw: Any) -> Event:
 def from_json(text: str | bytes) -> Event:
     try:
         raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting depth
         raise EventError("(event)", f"not JSON: {exc}") from None
     return from_dict(raw)

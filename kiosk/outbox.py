@@ -38,7 +38,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
@@ -330,15 +330,16 @@ class OutboxReader:
         return stored
 
     def _unconfirmed(self, stored: list[Event]) -> list[Event]:
-        if not stored or self._all_confirmed(stored):
+        if not stored:
+            return []
+        # The common cases are cheap: no confirmed range touches the segment, or one covers it.
+        confirmed = self.state.confirmed
+        i = bisect.bisect_right(confirmed, [stored[-1].seq, float("inf")])
+        if not i or confirmed[i - 1][1] < stored[0].seq:
+            return stored
+        if confirmed[i - 1][0] <= stored[0].seq and confirmed[i - 1][1] >= stored[-1].seq:
             return []
         return [e for e in stored if not self.state.is_confirmed(e.seq)]
-
-    def _all_confirmed(self, stored: list[Event]) -> bool:
-        """Whether one confirmed range covers the segment's seqs (the common case, cheap)."""
-        confirmed = self.state.confirmed
-        i = bisect.bisect_right(confirmed, [stored[0].seq, float("inf")])
-        return bool(i) and confirmed[i - 1][1] >= stored[-1].seq
 
     def pending(self, limit: int = 500) -> list[Event]:
         """Unconfirmed, not rejected events in seq order, at most ``limit``."""
@@ -349,23 +350,31 @@ class OutboxReader:
                 break
         return out[:limit]
 
-    def _lookup(self, seq: int) -> Event | None:
-        number = segment_of(seq)
-        stored = self._parsed(number, segment_path(self.dir, number)) or []
-        return next((e for e in stored if e.seq == seq), None)
+    def _matching(self, answers: Iterable[tuple]) -> Iterator[tuple]:
+        """The hub's answers ``(id, seq, ...)`` whose id is that of the event stored at seq.
+
+        Any other answer is ignored: acting on the wrong seq could let an unconfirmed event be
+        deleted.
+        """
+        number, stored = 0, []
+        for answer in sorted(answers, key=lambda a: a[1]):
+            event_id, seq = answer[0], answer[1]
+            if segment_of(seq) != number:
+                number = segment_of(seq)
+                stored = self._parsed(number, segment_path(self.dir, number)) or []
+            # Seqs in a segment are consecutive, so the index is usually exact.
+            index = seq - stored[0].seq if stored else -1
+            found = stored[index] if 0 <= index < len(stored) and stored[index].seq == seq else \
+                next((e for e in stored if e.seq == seq), None)
+            if found is not None and found.id == event_id:
+                yield answer
+            else:
+                log.warning("ignoring answer for %s at seq %s: not the stored event", event_id, seq)
 
     def confirm(self, acks: Iterable[tuple[str, int]]) -> int:
-        """Record the hub's stored/duplicate answers, then purge; returns how many were new.
-
-        An ack whose id does not match the event stored under its seq is ignored: confirming
-        the wrong seq would let an unconfirmed event be deleted.
-        """
+        """Record the hub's stored/duplicate answers, then purge; returns how many were new."""
         accepted = 0
-        for event_id, seq in acks:
-            event = self._lookup(seq)
-            if event is None or event.id != event_id:
-                log.warning("ignoring confirmation of %s for seq %s: not the stored event", event_id, seq)
-                continue
+        for _event_id, seq in self._matching(acks):
             if not self.state.is_confirmed(seq):
                 _add_to_ranges(self.state.confirmed, seq)
                 accepted += 1
@@ -378,9 +387,8 @@ class OutboxReader:
     def reject(self, rejections: Iterable[tuple[str, int, str]]) -> int:
         """Keep rejected events on disk and out of ``pending``; returns how many were new."""
         changed = 0
-        for event_id, seq, reason in rejections:
-            event = self._lookup(seq)
-            if event is None or event.id != event_id or self.state.is_confirmed(seq):
+        for event_id, seq, reason in self._matching(rejections):
+            if self.state.is_confirmed(seq):
                 continue
             self.state.rejected[seq] = {"id": event_id, "reason": str(reason)}
             changed += 1
@@ -391,7 +399,10 @@ class OutboxReader:
     def _purge(self) -> None:
         """Delete sealed segments whose events are all confirmed (rejected ones stay)."""
         deleted = False
-        for number, sealed, stored in list(self._read_segments()):
+        last_possible = segment_of(self.state.confirmed[-1][1]) if self.state.confirmed else 0
+        for number, sealed, stored in self._read_segments():
+            if number > last_possible:
+                break
             if sealed and not self._unconfirmed(stored):
                 segment_path(self.dir, number).unlink(missing_ok=True)
                 self._cache.pop(segment_path(self.dir, number).name, None)
