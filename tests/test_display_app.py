@@ -1,0 +1,241 @@
+"""The kiosk loop with real parts: pygame (dummy video), the outbox on disk, gpiozero mock pins,
+the in-process virtual card reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+from gpiozero import Device  # noqa: E402
+from gpiozero.pins.mock import MockFactory, MockPWMPin  # noqa: E402
+
+from kiosk import config as cfg  # noqa: E402
+from kiosk.display import app  # noqa: E402
+from kiosk.display.simulate import DEMO_STAFF, demo_card, demo_entries  # noqa: E402
+from kiosk.display.theme import Theme, load_font_path  # noqa: E402
+from kiosk.feedback import Feedback  # noqa: E402
+from kiosk.nfc.emulator import EmulatorReader  # noqa: E402
+from kiosk.outbox import Outbox, OutboxReader, SyncState  # noqa: E402
+from kiosk.roster import save_local  # noqa: E402
+
+GREEN, RED, BUZZER = 17, 27, 22
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
+
+
+def kiosk_config(data_dir: Path, **timeclock) -> cfg.Config:
+    extra = "".join(f"{k} = {v}\n" for k, v in timeclock.items())
+    return cfg.parse(f"""
+[device]
+id = "tc-test-1"
+site = "honcho"
+site_name = "本庁舎"
+city = "452025"
+role = "timeclock"
+[display]
+fullscreen = false
+[reader]
+backend = "emulator"
+[storage]
+directory = "{data_dir}"
+disk_floor_mb = 0
+[timeclock]
+{extra}""")
+
+
+@pytest.fixture
+def pins():
+    saved = Device.pin_factory
+    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        yield Device.pin_factory
+    finally:
+        Device.pin_factory.reset()
+        Device.pin_factory = saved
+
+
+@pytest.fixture(scope="module")
+def display():
+    pygame.display.init()
+    pygame.font.init()
+    surface = pygame.display.set_mode((800, 480))
+    yield surface, Theme(800, 480, load_font_path())
+    pygame.display.quit()
+
+
+def make_kiosk(data_dir: Path, display, reader, *, floor_bytes: int = 0, **timeclock) -> app.Kiosk:
+    surface, theme = display
+    config = kiosk_config(data_dir, **timeclock)
+    save_local(data_dir, demo_entries())
+    feedback = Feedback(GREEN, RED, BUZZER)
+    kiosk = app.Kiosk(config, app.timeclock_kit(config), reader=reader,
+                      outbox=Outbox(data_dir, disk_floor_bytes=floor_bytes), feedback=feedback,
+                      surface=surface, theme=theme)
+    kiosk.start()
+    return kiosk
+
+
+@pytest.fixture
+def kiosk_factory(tmp_path, display, pins):
+    made = []
+
+    def make(reader=None, **kwargs) -> app.Kiosk:
+        kiosk = make_kiosk(tmp_path, display, reader or EmulatorReader(), **kwargs)
+        made.append(kiosk)
+        return kiosk
+
+    yield make
+    for kiosk in made:
+        kiosk.stop()
+        kiosk.feedback.close()
+        kiosk.reader.close()
+
+
+def run_until(kiosk: app.Kiosk, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still on {kiosk.screen.name} {kiosk.screen.params}"
+        kiosk.step(0.02)
+
+
+def tap(kiosk: app.Kiosk, index: int, screen: str) -> None:
+    kiosk.reader.insert(demo_card(index))
+    run_until(kiosk, lambda: kiosk.screen.name == screen and not kiosk.dirty)
+    kiosk.reader.remove()
+
+
+def wait_for_changes(pin, changes: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(pin.states) < changes + 1:
+        assert time.monotonic() < deadline, pin.states
+        time.sleep(0.01)
+
+
+def assert_offline_pattern(pins) -> None:
+    """Green steady, red flicked twice: kiosk.feedback PATTERNS["offline"]."""
+    red = pins.pin(RED)
+    wait_for_changes(red, 4)
+    assert [bool(s.state) for s in red.states] == [False, True, False, True, False]
+    assert [bool(s.state) for s in pins.pin(GREEN).states][:2] == [False, True]
+
+
+def stored(data_dir: Path) -> list:
+    return OutboxReader(data_dir).pending()
+
+
+def test_app_tap_records_then_shows_result_and_lights_green(kiosk_factory, tmp_path, pins):
+    kiosk = kiosk_factory()
+    tap(kiosk, 1, "result")
+    (event,) = stored(tmp_path)
+    assert event.schema == "punch/1" and event.data["staff_id"] == DEMO_STAFF[1][0]
+    assert kiosk.screen.params["name"] == DEMO_STAFF[1][1] and kiosk.screen.params["seq"] == event.seq
+    assert pins.pin(GREEN).state  # lit while the result is on screen
+    assert_offline_pattern(pins)  # no city server in this test: "kept on the device"
+    assert len(kiosk.taps) == 1
+    assert json.loads((tmp_path / "timeclock-state.json").read_text())["last"]
+    pygame.image.save(kiosk.surface, str(ARTIFACTS.joinpath("app_result_800x480.png")))
+
+
+def test_app_disk_floor_shows_paper_book_red_and_stores_nothing(kiosk_factory, tmp_path, pins):
+    kiosk = kiosk_factory(floor_bytes=2**62)
+    tap(kiosk, 2, "paper_book")
+    assert stored(tmp_path) == []
+    assert pins.pin(RED).state and not pins.pin(GREEN).state
+    assert not any(s.state for s in pins.pin(GREEN).states)
+
+
+def test_app_unknown_card_reported_red(kiosk_factory, tmp_path, pins):
+    kiosk = kiosk_factory()
+    tap(kiosk, 9, "unknown")
+    assert [e.schema for e in stored(tmp_path)] == ["unknown_card/1"]
+    assert pins.pin(RED).state
+
+
+def test_app_correction_button_records_correction(kiosk_factory, tmp_path):
+    kiosk = kiosk_factory()
+    tap(kiosk, 3, "result")
+    out_button = next(b for b in kiosk.buttons if b.target == "direction" and b.value == "out")
+    kiosk.touch(out_button.rect.center)
+    run_until(kiosk, lambda: kiosk.screen.params.get("corrected"))
+    punch, correction = stored(tmp_path)
+    assert correction.schema == "punch_correction/1" and correction.data["corrects"] == punch.id
+
+
+def test_app_hub_health_and_confirmation_reach_screen(kiosk_factory, tmp_path, pins):
+    kiosk = kiosk_factory()
+    tap(kiosk, 4, "result")
+    assert kiosk.status().unconfirmed == 1 and kiosk.status().hub_reachable is None
+    state = SyncState(confirmed=[[1, 1]], health={"connected": True, "hub_online": True})
+    state.save(tmp_path)
+    kiosk.refresh_status()
+    status = kiosk.status()
+    assert status.unconfirmed == 0 and status.confirmed_through == 1 and status.hub_reachable is True
+    assert kiosk.role.hub_reachable is True
+
+
+def test_app_roster_from_sync_state_reloaded(kiosk_factory, tmp_path):
+    kiosk = kiosk_factory()
+    (tmp_path / "roster.json").unlink()
+    kiosk.refresh_status()
+    tap(kiosk, 5, "unknown")
+    entry = demo_entries()[5]
+    SyncState(roster={"site": "honcho", "staff": {entry.key: {"staff_id": entry.staff_id, "name": "ハブ 名簿",
+                                                                "admin": False}}}).save(tmp_path)
+    kiosk.refresh_status()
+    tap(kiosk, 5, "result")
+    assert kiosk.screen.params["name"] == "ハブ 名簿"
+
+
+def test_app_idle_redraws_only_on_change(kiosk_factory):
+    kiosk = kiosk_factory()
+    run_until(kiosk, lambda: kiosk.frames >= 1)
+    second = int(time.time())
+    while int(time.time()) == second:  # start at the top of a second
+        kiosk.step(0.01)
+    frames = kiosk.frames
+    for _ in range(10):
+        kiosk.step(0.01)
+    assert kiosk.frames - frames <= 1
+
+
+def test_app_simulate_key_taps_virtual_card(kiosk_factory, tmp_path):
+    kiosk = kiosk_factory()
+    kiosk.simulated = True
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_3))
+    run_until(kiosk, lambda: kiosk.screen.name == "result")
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_3))
+    kiosk.step(0.01)
+    assert stored(tmp_path)[0].data["staff_id"] == DEMO_STAFF[2][0]
+
+
+def test_app_result_returns_to_idle_after_seconds(kiosk_factory):
+    kiosk = kiosk_factory()
+    tap(kiosk, 6, "result")
+    kiosk.screen.until = time.monotonic()  # as if result_seconds had passed
+    kiosk.step(0.01)
+    assert kiosk.screen.name == "idle"
+
+
+def test_app_corrupt_role_state_quarantined(tmp_path):
+    (tmp_path / "timeclock-state.json").write_text("{broken")
+    assert app._load_state(tmp_path, "timeclock-state") == {}
+    assert not (tmp_path / "timeclock-state.json").exists()
+    (moved,) = (tmp_path / "quarantine").iterdir()
+    assert moved.read_text() == "{broken"
+
+
+def test_app_simulate_without_config_uses_builtin(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    config = app.load_config(tmp_path / "missing.toml", simulate=True)
+    assert config.reader.backend == "emulator" and not config.display.fullscreen
+    assert config.data_dir == tmp_path / "city-kiosk" / "simulate"
+
+
+def test_app_missing_config_without_simulate_is_error(tmp_path, capsys):
+    assert app.main([], tmp_path / "missing.toml") == 2
+    assert "cannot read" in capsys.readouterr().err
