@@ -83,7 +83,8 @@ class AtomicJSONStorage(Storage):
         return None if self._text is None else json.loads(self._text)
 
     def write(self, data: dict[str, Any]) -> None:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # allow_nan=False: NaN is not JSON, and the hub must be able to read every event.
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         write_atomic(self.path, text.encode("utf-8"))
         self._text = text
 
@@ -176,15 +177,17 @@ class Outbox:
 
     def append(self, event: Event) -> Event:
         """Store ``event`` with the next seq; returns it once it is durable on disk."""
-        if _free_bytes(self.dir) < self.disk_floor_bytes:
-            raise DiskFull(f"free space on {self.dir} is under {self.disk_floor_bytes} bytes")
         stored = event.with_seq(self.last_seq + 1)
         try:
+            if _free_bytes(self.dir) < self.disk_floor_bytes:
+                raise DiskFull(f"free space on {self.dir} is under {self.disk_floor_bytes} bytes")
             self._segment_for(stored.seq).table(TABLE).insert(stored.to_dict())
         except OSError as exc:
             if exc.errno == errno.ENOSPC:  # write_atomic left nothing behind
                 raise DiskFull(f"{self.dir}: {exc.strerror}") from None
             raise OutboxError(f"cannot store event {stored.id}: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise OutboxError(f"event {stored.id} is not JSON: {exc}") from None
         self.last_seq = stored.seq
         return stored
 
@@ -212,6 +215,17 @@ def _add_to_ranges(ranges: list[list[int]], seq: int) -> None:
         ranges[i][0] = seq
     else:
         ranges.insert(i, [seq, seq])
+
+
+def _merged(ranges: list[list[int]]) -> list[list[int]]:
+    """Sorted ranges with overlapping or touching neighbours joined."""
+    out: list[list[int]] = []
+    for lo, hi in ranges:
+        if out and lo <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out
 
 
 @dataclass
@@ -247,16 +261,15 @@ class SyncState:
     def from_json(cls, text: str | bytes) -> SyncState:
         """Raises ValueError (or KeyError/TypeError) for anything but a well-formed state."""
         raw = json.loads(text)
-        ranges = [[int(lo), int(hi)] for lo, hi in raw["confirmed"]]
-        flat = [n for pair in ranges for n in pair]
-        if any(lo > hi or lo < 1 for lo, hi in ranges) or flat != sorted(flat):
-            raise ValueError("confirmed ranges are not sorted and disjoint")
+        ranges = sorted([int(lo), int(hi)] for lo, hi in raw["confirmed"])
+        if any(lo > hi or lo < 1 for lo, hi in ranges):
+            raise ValueError("a confirmed range is not [first, last] of positive seqs")
         rejected = {int(seq): {"id": str(why["id"]), "reason": str(why["reason"])}
                     for seq, why in raw["rejected"].items()}
         dicts = [raw[key] for key in ("roster", "occupancy", "health")]
         if not all(isinstance(d, dict) for d in dicts):
             raise ValueError("roster, occupancy and health must be objects")
-        return cls(ranges, rejected, *dicts)
+        return cls(_merged(ranges), rejected, *dicts)
 
     @classmethod
     def load(cls, data_dir: Path | str) -> SyncState:
@@ -313,12 +326,14 @@ class OutboxReader:
 
     def _parsed(self, number: int, path: Path) -> list[Event] | None:
         try:
-            stat = path.stat()
-            key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            cached = self._cache.get(path.name)
-            if cached and cached[0] == key:
-                return cached[1]
-            text = path.read_bytes()
+            with open(path, "rb") as file:
+                # The UI replaces the open segment by rename: a new inode each time.
+                stat = os.fstat(file.fileno())
+                key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                cached = self._cache.get(path.name)
+                if cached and cached[0] == key:
+                    return cached[1]
+                text = file.read()
         except FileNotFoundError:
             return []
         try:

@@ -254,3 +254,21 @@ def test_sync_state_round_trip_keeps_hub_data(tmp_path):
     state.save(tmp_path)
     assert SyncState.load(tmp_path) == state
     assert SyncState.load(tmp_path).highest_seq() == 9
+
+
+def test_event_that_is_not_json_is_refused_and_nothing_is_written(tmp_path):
+    box = Outbox(tmp_path, disk_floor_bytes=0)
+    fill(box, 1)
+    before = segment_path(tmp_path / "outbox", 1).read_bytes()
+    for bad in ({"when": datetime.now()}, {"ratio": float("nan")}):
+        with pytest.raises(outbox.OutboxError, match="not JSON"):
+            box.append(new_event("punch/1", bad, dev="tc-1", site="honcho", clock=CLOCK))
+    assert segment_path(tmp_path / "outbox", 1).read_bytes() == before
+    assert box.append(event()).seq == 2
+
+
+def test_overlapping_confirmed_ranges_on_disk_are_merged(tmp_path):
+    (tmp_path / "sync-state.json").write_text(
+        '{"confirmed": [[6, 9], [1, 3], [3, 5]], "rejected": {}, "roster": {}, "occupancy": {}, "health": {}}')
+    state = SyncState.load(tmp_path)
+    assert state.confirmed == [[1, 9]] and state.confirmed_through == 9
