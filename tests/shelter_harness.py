@@ -16,7 +16,7 @@ from kiosk.clock import ClockReading
 from kiosk.nfc.emulator import EmulatorReader, VirtualCard
 from kiosk.nfc.mynumber import MyNumberCard
 from kiosk.outbox import DiskFull, Outbox, OutboxReader
-from kiosk.privacy import generate_keypair, open_sealed, public_key_from_text
+from kiosk.privacy import generate_keypair, open_sealed
 from kiosk.roles.base import CardOp, CardRemoved, Record, RecordFailed, Recorded, Scan, Show, Tick, Touch
 from kiosk.roles.shelter import ShelterRole, ShelterSettings
 
@@ -37,12 +37,13 @@ class Stand:
     full_disk: bool = False
 
     @classmethod
-    def make(cls, tmp_path, **settings) -> Stand:
-        private, public_text = generate_keypair()
-        prereg = SigningKey.generate()
-        role = ShelterRole(ShelterSettings(dev="sh-test-1", site="daiichi", **settings),
-                           public_key_from_text(public_text), prereg.verify_key)
-        return cls(role, Outbox(tmp_path / "data", disk_floor_bytes=0), private, prereg)
+    def make(cls, tmp_path, dev: str = "sh-test-1", site: str = "daiichi", hub_private=None,
+             prereg: SigningKey | None = None, data_dir=None, **settings) -> Stand:
+        if hub_private is None:
+            hub_private, _public = generate_keypair()
+        prereg = prereg or SigningKey.generate()
+        role = ShelterRole(ShelterSettings(dev=dev, site=site, **settings), hub_private.public_key, prereg.verify_key)
+        return cls(role, Outbox(data_dir or tmp_path / f"{dev}-data", disk_floor_bytes=0), hub_private, prereg)
 
     def now(self) -> ClockReading:
         wall = datetime(2026, 12, 3, 18, 0, tzinfo=JST) + timedelta(microseconds=self.mono_ns // 1000)
@@ -81,7 +82,10 @@ class Stand:
 
     def tap(self, card: VirtualCard) -> list[object]:
         self.reader.insert(card)
-        session = self.reader.wait_for_card(1)
+        return self.tap_session(self.reader.wait_for_card(1))
+
+    def tap_session(self, session) -> list[object]:
+        """A card handed over by any reader (the emulator's, or PcscReader through vpcd)."""
         self.card = MyNumberCard(session)
         return self.feed(cardops.card_read(session))
 

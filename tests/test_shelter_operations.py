@@ -37,7 +37,7 @@ def admit_by_card(stand: Stand, card: VirtualCard) -> None:
 
 
 @pytest.mark.parametrize("headcount, level", [
-    (0, "vacant"), (29, "vacant"), (30, "busy"), (59, "busy"), (60, "crowded"), (79, "crowded"), (80, "full"), (120, "full"),
+    (0, "open"), (29, "open"), (30, "busy"), (59, "busy"), (60, "crowded"), (79, "crowded"), (80, "full"), (120, "full"),
 ])
 def test_occupancy_levels_follow_thresholds(headcount, level):
     assert congestion(headcount, 100, ShelterSettings("d", "s")) == level
@@ -45,7 +45,7 @@ def test_occupancy_levels_follow_thresholds(headcount, level):
 
 def test_occupancy_thresholds_are_configurable():
     settings = ShelterSettings("d", "s", busy_percent=10, crowded_percent=20, full_percent=50)
-    assert [congestion(n, 100, settings) for n in (5, 15, 30, 50)] == ["vacant", "busy", "crowded", "full"]
+    assert [congestion(n, 100, settings) for n in (5, 15, 30, 50)] == ["open", "busy", "crowded", "full"]
 
 
 def test_occupancy_admin_override_wins():
@@ -57,12 +57,12 @@ def test_occupancy_admin_override_wins():
 def test_occupancy_counts_locally_when_offline(stand):
     admit_by_card(stand, VirtualCard(name="一", birth_date=date(1980, 1, 1)))
     occupancy = stand.role.occupancy()
-    assert (occupancy["headcount"], occupancy["source"], occupancy["level"]) == (1, "local", "vacant")
+    assert (occupancy["headcount"], occupancy["source"], occupancy["level"]) == (1, "local", "open")
     assert stand.screen.params["occupancy"]["headcount"] == 1
 
 
 def test_occupancy_from_hub_when_online(stand):
-    stand.feed(SiteUpdate({"headcount": 7, "capacity": 10, "status": "open"}, online=True))
+    stand.feed(SiteUpdate({"site": "daiichi", "headcount": 7, "capacity": 10, "level": "crowded"}, online=True))
     assert stand.screen.screen == "idle"
     assert stand.screen.params["occupancy"] == {"headcount": 7, "capacity": 10, "status": "open",
                                                  "source": "hub", "level": "crowded"}
@@ -161,9 +161,19 @@ def test_non_admin_card_gets_no_admin_screen(stand):
     assert stand.screen.screen == "pin"
 
 
+def test_occupancy_closed_or_full_set_elsewhere_comes_from_the_hub(stand):
+    stand.feed(SiteUpdate({"site": "daiichi", "headcount": 1, "capacity": 10, "level": "closed"}, online=True))
+    assert stand.screen.params["occupancy"]["level"] == "closed"
+    stand.tap(VirtualCard())
+    assert stand.screen.params["code"] == "intake_closed"
+    stand.feed(SiteUpdate({"site": "daiichi", "headcount": 1, "capacity": 10, "level": "full"}, online=True))
+    assert stand.role.occupancy()["level"] == "full" and stand.role.occupancy()["status"] == "full"
+
+
 def test_roster_admin_flag_opens_admin(tmp_path):
     stand = Stand.make(tmp_path)
-    stand.feed(SiteUpdate(None, online=True, roster={admin_key(): {"staff_id": "S1", "admin": True}}))
+    roster = {"site": "daiichi", "staff": {admin_key(): {"staff_id": "S1", "name": "職員", "admin": True}}}
+    stand.feed(SiteUpdate(None, online=True, roster=roster))
     stand.tap(ADMIN)
     assert stand.screen.screen == "admin"
 

@@ -134,7 +134,7 @@ def congestion(headcount: int, capacity: int, settings: ShelterSettings, status:
         return "full"
     percent = 100.0 * headcount / capacity
     if percent < settings.busy_percent:
-        return "vacant"
+        return "open"
     if percent < settings.crowded_percent:
         return "busy"
     return "crowded" if percent < settings.full_percent else "full"
@@ -216,23 +216,34 @@ class ShelterRole:
         """Headcount, capacity, level: the hub's retained figures when online, else the last
         hub headcount plus what this stand recorded since (or only that, if never online)."""
         hub = self._hub or {}
-        if self._online and hub:
-            headcount, source = int(hub.get("headcount", 0)), "hub"
-        else:
-            headcount, source = max(0, int(hub.get("headcount", 0)) + self._local_delta), "local"
-        capacity = int(hub.get("capacity", self.settings.capacity)) if self._online and hub else self.settings.capacity
-        status = hub.get("status", self._status) if self._online and hub else self._status
-        return {"headcount": headcount, "capacity": capacity, "status": status, "source": source,
-                "level": congestion(headcount, capacity, self.settings, status)}
+        online = self._online and bool(hub)
+        headcount = max(0, int(hub.get("headcount", 0)) + (0 if online else self._local_delta))
+        capacity = int(hub.get("capacity") or self.settings.capacity) if online else self.settings.capacity
+        return {"headcount": headcount, "capacity": capacity, "status": self._status,
+                "source": "hub" if online else "local",
+                "level": congestion(headcount, capacity, self.settings, self._status)}
 
     def _site(self, update: SiteUpdate) -> list[object]:
-        if update.occupancy:
+        if update.occupancy and update.occupancy != self._hub:
+            # A new figure from the hub includes every stand's events (and any admin status
+            # set here, once synced), so it replaces this stand's own count and status.
             self._hub = dict(update.occupancy)
             self._local_delta = 0
-            self._status = self._hub.get("status", self._status)
+            self._status = self._hub_status(self._hub)
         self._online = update.online
-        self._roster = dict(update.roster)
+        roster = update.roster.get("staff", update.roster) if isinstance(update.roster, dict) else {}
+        self._roster = dict(roster)
         return [self._idle_view()] if self.screen == "idle" else []
+
+    def _hub_status(self, hub: dict[str, Any]) -> str:
+        """受付停止 travels as level "closed"; 満 set by an admin shows as "full" where the count
+        alone would not be full."""
+        level = hub.get("level")
+        if level == "closed":
+            return "closed"
+        counted = congestion(int(hub.get("headcount", 0)), int(hub.get("capacity") or self.settings.capacity),
+                             self.settings)
+        return "full" if level == "full" and counted != "full" else "open"
 
     def _is_admin(self, key: str) -> bool:
         entry = self._roster.get(key)
@@ -693,8 +704,6 @@ class ShelterRole:
 
     def _status_saved(self) -> list[object]:
         self._status = self._new_status
-        if self._hub is not None:
-            self._hub["status"] = self._new_status
         return [self._show("admin", occupancy=self.occupancy(), saved=True), Signal("ok")]
 
     def _stock_view(self) -> Show:

@@ -28,12 +28,13 @@ REFUSALS = {
     "record_failed": ("保存できませんでした。もう一度お試しください", "Could not save. Please try again."),
 }
 
-LEVELS = {
-    "vacant": ("空いています", "Vacant"),
+LEVELS = {  # the wire's level codes (kiosk.sync.protocol.LEVELS)
+    "open": ("空いています", "Vacant"),
     "busy": ("やや混雑", "Somewhat crowded"),
     "crowded": ("混雑", "Crowded"),
     "full": ("満", "Full"),
     "closed": ("受付停止", "Not accepting"),
+    "unknown": ("不明", "Unknown"),
 }
 
 CARE = {

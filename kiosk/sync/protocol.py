@@ -13,7 +13,8 @@ Payloads (JSON, UTF-8):
 - ``site/{site}/roster`` (retained): ``{"site": str, "staff": {staff_key: {"staff_id": str,
   "name": str, "admin": bool}}}``
 - ``site/{site}/occupancy`` (retained): ``{"site": str, "headcount": int, "capacity": int|null,
-  "level": "open"|"crowded"|"full"|"unknown"}``
+  "level": "open"|"busy"|"crowded"|"full"|"closed"|"unknown"}`` (空いています, やや混雑, 混雑,
+  満, 受付停止; cityhub/shelter.py computes it)
 - ``status`` / ``_hub/status`` (retained, with a will): ``{"state": "online"|"offline", ...}``
 """
 
@@ -30,7 +31,7 @@ QOS = 1
 # bounded well below it by the forwarder (BATCH_MAX_BYTES).
 MAX_PAYLOAD_BYTES = 4 * 2**20
 STATUSES = ("stored", "duplicate", "rejected")
-LEVELS = ("open", "crowded", "full", "unknown")
+LEVELS = ("open", "busy", "crowded", "full", "closed", "unknown")
 
 
 class ProtocolError(ValueError):
