@@ -166,6 +166,20 @@ class BereavementSection:
     printer: str = ""
 
 
+def _timezone(value: str) -> bool:
+    return re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", value) is not None
+
+
+@dataclass(frozen=True)
+class SystemSection:
+    """The appliance's OS settings, applied from the boot partition at every boot (kiosk/bootconfig.py)."""
+    timezone: str = field(default="Asia/Tokyo", metadata=_check(_timezone, "a tz database name such as Asia/Tokyo"))
+    time_servers: list[str] = field(default_factory=list)
+    wifi_ssid: str = field(default="", metadata=_check(lambda s: len(s.encode()) <= 32, "at most 32 bytes"))
+    wifi_psk_file: str = ""
+    wifi_country: str = field(default="JP", metadata=_check(_matches(r"[A-Z]{2}"), "a two-letter country code such as JP"))
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -179,6 +193,7 @@ class Config:
     timeclock: TimeclockSection = field(default_factory=TimeclockSection)
     shelter: ShelterSection = field(default_factory=ShelterSection)
     bereavement: BereavementSection = field(default_factory=BereavementSection)
+    system: SystemSection = field(default_factory=SystemSection)
 
     @property
     def data_dir(self) -> Path:
