@@ -11,6 +11,7 @@ SUBCOMMANDS = [
     Subcommand("keys", "cityhub keys init: make the hub's sealing key pair", "cityhub.keys:main"),
     Subcommand("roster", "cityhub roster import staff.csv", "cityhub.roster:main"),
     Subcommand("prereg", "shelter pre-registration QR codes from a CSV", "cityhub.prereg:main"),
+    Subcommand("shelter", "shelter reports: occupancy, roster, duplicates, stock, snapshots", "cityhub.shelter:main"),
 ]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from cityhub import store
+from cityhub import occupancy, shelter, store
 from cityhub.ingest import Ingest, Outgoing
 from cityhub.keys import load_private_key
 from kiosk import __version__
@@ -34,8 +34,10 @@ LOOP_STEP_S = 0.05
 
 class Hub:
     def __init__(self, ingest: Ingest, settings: BrokerSettings, client_id: str = "cityhub",
-                 share: str = "", watchdog: Watchdog | None = None):
+                 share: str = "", watchdog: Watchdog | None = None,
+                 snapshot_times: tuple[str, ...] = shelter.DEFAULT_SNAPSHOT_TIMES):
         self.ingest = ingest
+        self.snapshot_times = snapshot_times
         self.city = ingest.city
         self.share = share
         self.watchdog = watchdog or Watchdog()
@@ -62,6 +64,8 @@ class Hub:
             self._last_periodic = now
             self._send(self.ingest.resend_requests())
             self._publish_rosters()
+            shelter.take_due_snapshots(self.ingest.engine, self.ingest.shelter_sites(), occupancy.capacity,
+                                       self.snapshot_times)
 
     def _on_connect(self) -> None:
         events = f"{protocol.PREFIX}/{self.city}/+/evt"
@@ -111,6 +115,8 @@ def main(argv: list[str], config_path: Path | None) -> int:
     parser.add_argument("--client-id", default="cityhub", help="MQTT client id (one per hub worker)")
     parser.add_argument("--share", default="",
                         help="shared-subscription group, so several hub workers split the events")
+    parser.add_argument("--snapshot-times", default=",".join(shelter.DEFAULT_SNAPSHOT_TIMES),
+                        help="shelter headcount snapshots at these local times (default 06:00,12:00,18:00)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -120,6 +126,8 @@ def main(argv: list[str], config_path: Path | None) -> int:
                                            key_file=args.key_file, password_file=args.password_file)
         private_key = load_private_key(args.sealing_key) if args.sealing_key else None
         engine = store.connect(args.db)
+        shelter.ensure_tables(engine)
+        snapshot_times = shelter.parse_times(args.snapshot_times)
     except (ValueError, OSError, store.StoreError, SQLAlchemyError) as exc:
         print(f"cityhub serve: {exc}")
         return 2
@@ -128,5 +136,6 @@ def main(argv: list[str], config_path: Path | None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Hub(Ingest(engine, args.city, private_key), settings, args.client_id, args.share).run(stop)
+    Hub(Ingest(engine, args.city, private_key), settings, args.client_id, args.share,
+        snapshot_times=snapshot_times).run(stop)
     return 0

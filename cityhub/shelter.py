@@ -185,23 +185,40 @@ def stock(conn: Connection) -> dict[str, dict[str, Any]]:
     return latest
 
 
-def due_slots(now: datetime, times: Iterable[str], taken: set[str]) -> list[str]:
-    """Today's slots ("YYYY-MM-DD HH:MM", local time) that have passed and were not taken."""
+def due_slots(now: datetime, times: Iterable[str], taken: set[str]) -> list[tuple[str, datetime]]:
+    """Today's slots ("YYYY-MM-DD HH:MM" local, and as a time) that have passed and were not taken."""
     day = now.strftime("%Y-%m-%d")
-    return [f"{day} {t}" for t in sorted(times) if t <= now.strftime("%H:%M") and f"{day} {t}" not in taken]
+    due = []
+    for t in sorted(times):
+        slot = now.replace(hour=int(t[:2]), minute=int(t[3:]), second=0, microsecond=0)
+        if slot <= now and f"{day} {t}" not in taken:
+            due.append((f"{day} {t}", slot))
+    return due
+
+
+def parse_times(text: str) -> tuple[str, ...]:
+    """"06:00,12:00,18:00" -> ("06:00", "12:00", "18:00"); ValueError names a bad entry."""
+    times = tuple(t.strip() for t in text.split(",") if t.strip())
+    for t in times:
+        if not (len(t) == 5 and t[2] == ":" and t[:2].isdigit() and t[3:].isdigit()
+                and int(t[:2]) < 24 and int(t[3:]) < 60):
+            raise ValueError(f"snapshot time {t!r} is not HH:MM")
+    return times
 
 
 def take_due_snapshots(engine: Engine, sites: Iterable[str], capacity_of, times: Iterable[str] = DEFAULT_SNAPSHOT_TIMES,
                        now: datetime | None = None) -> int:
     """Record each site's headcount for every fixed time that has passed today; returns how many
-    were taken. ``capacity_of(conn, site)`` gives the capacity (cityhub.occupancy.capacity)."""
+    were taken. The count is as of the slot (events stamped up to it), so a hub that was down at
+    06:00 still reports 06:00 correctly. ``capacity_of(conn, site)`` gives the capacity
+    (cityhub.occupancy.capacity)."""
     now = now or datetime.now().astimezone()
     taken = 0
     with engine.begin() as conn:
         for site in sorted(sites):
             done = set(conn.execute(select(snapshots.c.slot).where(snapshots.c.site == site)).scalars())
-            for slot in due_slots(now, times, done):
-                count, cap = headcount(conn, site), capacity_of(conn, site)
+            for slot, moment in due_slots(now, times, done):
+                count, cap = headcount(conn, site, until=moment), capacity_of(conn, site)
                 conn.execute(snapshots.insert().values(site=site, slot=slot, headcount=count, capacity=cap,
                                                        level=level(count, cap, status(conn, site)),
                                                        taken_at=time.time()))

@@ -169,8 +169,26 @@ def test_hub_shelter_snapshots_at_the_configured_times(hub, tmp_path, keys):
                                       now=noon.replace(hour=18, minute=1)) == 1
     with hub.engine.connect() as conn:
         rows = conn.execute(select(shelter.snapshots).order_by(shelter.snapshots.c.slot)).all()
-    assert [(r.slot, r.headcount) for r in rows] == [
-        ("2026-12-03 06:00", 1), ("2026-12-03 12:00", 1), ("2026-12-03 18:00", 1)]
+    # The admission is stamped 18:00:01, after every slot of the day.
+    assert [(r.slot, r.headcount, r.level) for r in rows] == [
+        ("2026-12-03 06:00", 0, "unknown"), ("2026-12-03 12:00", 0, "unknown"), ("2026-12-03 18:00", 0, "unknown")]
+
+
+def test_hub_shelter_snapshot_counts_as_of_its_time(hub, tmp_path, keys):
+    stand = stand_at(tmp_path, keys, "sh-a-1", "school-a")
+    admit_card(stand, VirtualCard())  # stamped 2026-12-03 18:00 JST by the harness clock
+    deliver(hub, stand)
+    late = datetime(2026, 12, 3, 23, 0, tzinfo=JST)
+    shelter.take_due_snapshots(hub.engine, {"school-a"}, occupancy.capacity, ("12:00", "22:00"), now=late)
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(shelter.snapshots).order_by(shelter.snapshots.c.slot)).all()
+    assert [(r.slot[-5:], r.headcount) for r in rows] == [("12:00", 0), ("22:00", 1)]
+
+
+@pytest.mark.parametrize("text", ["6:00", "24:00", "12:60", "noon", "12:00,xx"])
+def test_hub_shelter_snapshot_times_are_checked(text):
+    with pytest.raises(ValueError):
+        shelter.parse_times(text)
 
 
 def test_hub_shelter_roster_report_as_csv(hub, tmp_path, keys, hub_db_url, capsys):
