@@ -79,6 +79,8 @@ class Hub:
     def _on_message(self, topic: str, payload: bytes) -> None:
         try:
             where = protocol.parse_topic(topic)
+            if where.kind == "hub_status":
+                return  # our own, matched by the kiosks' status wildcard
             if where.city != self.city or where.kind not in ("evt", "status"):
                 raise protocol.ProtocolError("not a topic this hub serves")
             handle = self.ingest.batch if where.kind == "evt" else self.ingest.status

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +34,10 @@ BATCH_MAX_EVENTS = 200
 BATCH_MAX_BYTES = 128 * 1024
 # Batches in flight at once: keeps the pipe full while the hub commits the previous one.
 WINDOW_BATCHES = 4
+# A batch unanswered again and again waits up to this many resend periods: a hub that is slow
+# (not down) is not buried under copies. While the hub's status says offline nothing is resent
+# (the broker queues the first copy for it); its return sends every waiting batch at once.
+RESEND_BACKOFF_MAX = 4
 HEARTBEAT_S = 60.0
 # How often the outbox is looked at for new events when nothing else happened.
 POLL_S = 0.5
@@ -48,6 +52,7 @@ class Batch:
     payload: bytes
     seqs: dict[int, str]  # seq -> event id still waiting for an answer
     sent_at: float = 0.0
+    sends: int = 0
 
 
 @dataclass
@@ -57,7 +62,6 @@ class Health:
     clock_offset_s: float | None = None
     hub_hwm: int | None = None
     last_ack_time: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class Forwarder:
@@ -132,12 +136,21 @@ class Forwarder:
     def _send(self, batch: Batch, now: float) -> None:
         if self.link.publish(protocol.evt_topic(self.city, self.dev), batch.payload) is not None:
             batch.sent_at = now
+            batch.sends += 1
 
     def _resend_overdue(self, now: float) -> None:
+        if self.health.hub_online is False:
+            return
         for batch in self.in_flight.values():
-            if now - batch.sent_at >= self.cfg.mqtt.resend_seconds:
+            wait = self.cfg.mqtt.resend_seconds * min(2 ** max(batch.sends - 1, 0), RESEND_BACKOFF_MAX)
+            if now - batch.sent_at >= wait:
                 log.info("no answer for batch %s (%d events); sending it again", batch.id, len(batch.seqs))
                 self._send(batch, now)
+
+    def _all_due(self) -> None:
+        for batch in self.in_flight.values():
+            batch.sent_at = float("-inf")
+            batch.sends = 0
 
     # --- incoming -----------------------------------------------------------------------------
 
@@ -168,7 +181,9 @@ class Forwarder:
 
     def _on_ack(self, where: protocol.Topic, payload: bytes) -> None:
         ack = protocol.parse_ack(payload)
-        self.reader.confirm([(r.id, r.seq) for r in ack.results if r.status != "rejected"])
+        # Answers to copies of events confirmed (and maybe purged) already need nothing.
+        self.reader.confirm([(r.id, r.seq) for r in ack.results
+                             if r.status != "rejected" and not self.reader.state.is_confirmed(r.seq)])
         rejected = [(r.id, r.seq, r.reason) for r in ack.results if r.status == "rejected"]
         if rejected:
             log.error("the hub rejected %d event(s), kept on this kiosk: %s", len(rejected),
@@ -206,7 +221,10 @@ class Forwarder:
         self.reader.state.save(self.cfg.data_dir)
 
     def _on_hub_status(self, where: protocol.Topic, payload: bytes) -> None:
-        self.health.hub_online = protocol.parse_status(payload)["state"] == "online"
+        online = protocol.parse_status(payload)["state"] == "online"
+        if online and self.health.hub_online is not True:
+            self._all_due()  # the hub is back: whatever it has not answered goes again now
+        self.health.hub_online = online
 
     # --- status -------------------------------------------------------------------------------
 
