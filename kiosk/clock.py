@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,13 +64,22 @@ class _Timex(ctypes.Structure):
     ]
 
 
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    # find_library runs `ldconfig -p` in a subprocess (~4 ms): look once per process.
+    libc_name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+    except OSError:
+        return None
+
+
 def kernel_synced() -> bool | None:
     """The kernel's own view (adjtimex), or None when it cannot be asked."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
+    libc = _libc()
+    if libc is None:
         return None
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
         timex = _Timex()  # modes = 0: read only
         state = libc.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError):
