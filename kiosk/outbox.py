@@ -43,8 +43,7 @@ from typing import Any, Iterable, Iterator
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
-from kiosk import events as events_mod
-from kiosk.events import Event
+from kiosk.events import Event, from_dict
 from kiosk.files import fsync_directory, remove_leftover_temps, write_atomic
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def _segments(outbox_dir: Path) -> list[tuple[int, Path]]:
     found = []
     for path in Path(outbox_dir).glob(f"{_PREFIX}*{_SUFFIX}"):
         digits = path.name[len(_PREFIX):-len(_SUFFIX)]
-        if digits.isdigit():
+        if digits.isascii() and digits.isdecimal():
             found.append((int(digits), path))
     return sorted(found)
 
@@ -114,7 +113,7 @@ def parse_segment(text: str | bytes, number: int) -> list[Event]:
         table = raw[TABLE]
         if not isinstance(table, dict) or len(raw) != 1:
             raise ValueError(f"expected only the {TABLE!r} table")
-        stored = sorted((events_mod.from_dict(doc) for doc in table.values()), key=lambda e: e.seq)
+        stored = sorted((from_dict(doc) for doc in table.values()), key=lambda e: e.seq)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise OutboxError(f"segment {number}: {exc}") from None
     seqs = [e.seq for e in stored]
@@ -170,7 +169,7 @@ class Outbox:
             last = max(last, stored[-1].seq if stored else (number - 1) * SEGMENT_EVENTS)
         for path in (self.data_dir / "quarantine").glob(f"{_PREFIX}*"):
             digits = path.name[len(_PREFIX):].split(".")[0]
-            if digits.isdigit():
+            if digits.isascii() and digits.isdecimal():
                 last = max(last, int(digits) * SEGMENT_EVENTS)
         # Guard against a lost outbox directory: never reuse a seq the hub already answered.
         return max(last, SyncState.load(self.data_dir).highest_seq())
