@@ -131,8 +131,9 @@ class PcscSession(CardSession):
         hresult, response = s.SCardTransmit(self._card, self._protocol, list(command))
         if hresult == s.SCARD_S_SUCCESS:
             return bytes(response)
+        # NOT_TRANSACTED: the card left the field mid-exchange, before pcscd's poll noticed.
         if hresult in (s.SCARD_W_REMOVED_CARD, s.SCARD_E_NO_SMARTCARD, s.SCARD_W_RESET_CARD,
-                       s.SCARD_E_READER_UNAVAILABLE, s.SCARD_W_UNPOWERED_CARD):
+                       s.SCARD_E_READER_UNAVAILABLE, s.SCARD_W_UNPOWERED_CARD, s.SCARD_E_NOT_TRANSACTED):
             raise CardRemovedError("card removed / カードが離れました")
         raise CardError("unreadable", f"transmit failed: {_message(s, hresult)}")
 
@@ -163,7 +164,8 @@ class PcscReader:
 
     Use: ``session = reader.wait_for_card(1.0)`` in the UI loop; ``None`` means nothing yet
     (look at ``reader.state``). A card that stays on the reader is handed out once; it must
-    leave (or be re-presented) before another session is returned.
+    leave (or be re-presented) before another session is returned. The reader owns at most one
+    session: a new one, or ``close()``, closes the previous one.
     """
 
     def __init__(self, name_substring: str = "", *, transmit_timeout: float = TRANSMIT_TIMEOUT):
@@ -178,6 +180,7 @@ class PcscReader:
         self._retry_at = 0.0
         # (reader, pcsc-lite event counter) of the card last handed out and not yet seen leaving
         self._handed_out: tuple[str, int] | None = None
+        self._session: PcscSession | None = None
 
     # context and readers
 
@@ -248,10 +251,11 @@ class PcscReader:
             if not self._present(event):
                 self._handed_out = None
             elif self._handed_out != (name, event >> 16):
-                session = self._connect(name)
-                if session is not None:
+                self._close_session()
+                self._session = self._connect(name)
+                if self._session is not None:
                     self._handed_out = (name, event >> 16)
-                    return session
+                    return self._session
             self._wait_change(name, event, min(remaining, WAIT_SLICE))
         return None
 
@@ -307,7 +311,13 @@ class PcscReader:
         hresult, _reader, _state, _protocol, atr = s.SCardStatus(card)
         return PcscSession(s, context, card, protocol, bytes(atr or b""), name, self.transmit_timeout)
 
+    def _close_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
     def close(self) -> None:
+        self._close_session()
         self._drop_context()
 
 

@@ -1,0 +1,143 @@
+"""The real chain: pyscard -> private pcscd -> vsmartcard-vpcd -> VirtualCard (fixture ``pcscd``)."""
+
+import time
+
+import pytest
+
+from kiosk.nfc import probe
+from kiosk.nfc.emulator import VirtualCard
+from kiosk.nfc.mynumber import MyNumberCard
+from kiosk.nfc.reader import CardError, CardRemovedError, PcscReader, ReaderState
+from kiosk.nfc.staffid import identify
+
+
+@pytest.fixture
+def reader(pcscd):
+    reader = PcscReader(pcscd.reader_name, transmit_timeout=2.0)
+    yield reader
+    reader.close()
+
+
+def test_pcsc_four_info_and_staff_key_through_pcscd(pcscd, reader):
+    card = VirtualCard(name="試験 花子", address="長" * 60, sex="2")
+    with pcscd.card(card):
+        session = reader.wait_for_card(5.0)
+        assert session is not None and reader.state is ReaderState.READY
+        assert session.atr == card.atr
+        mn = MyNumberCard(session)
+        assert mn.pin_tries_left() == 3 and mn.verify_pin("1234").ok
+        info = mn.read_basic_info()
+        assert (info.name, info.address, info.sex) == ("試験 花子", "長" * 60, "2")
+        assert session.apdu_count == 7
+        assert identify(session).key.startswith("jpki:")
+        assert identify(session, ["badge_uid"]).key == "uid:0a1b2c3d"
+    assert reader.wait_for_removal(session, 5.0)
+    assert not any(card.selected(fid) for fid in (0x0001, 0x0003, 0x0014))
+
+
+def test_pcsc_wrong_pin_counter_goes_down_then_blocked(pcscd, reader):
+    card = VirtualCard(pin="2468")
+    for expected in [("wrong", 2), ("wrong", 1), ("blocked", 0)]:
+        with pcscd.card(card):
+            session = reader.wait_for_card(5.0)
+            result = MyNumberCard(session).verify_pin("1111")
+            assert (result.status, result.tries_left) == expected
+        assert reader.wait_for_removal(session, 5.0)
+    with pcscd.card(card):
+        assert MyNumberCard(reader.wait_for_card(5.0)).pin_tries_left() == 0
+
+
+def test_pcsc_card_removed_between_verify_and_read(pcscd, reader):
+    card = VirtualCard()
+    with pcscd.card(card) as vpcd:
+        session = reader.wait_for_card(5.0)
+        mn = MyNumberCard(session)
+        assert mn.verify_pin("1234").ok
+        vpcd.remove()
+        with pytest.raises(CardRemovedError):
+            mn.read_basic_info()
+    assert reader.wait_for_removal(session, 5.0)
+    with pcscd.card(card):
+        with pytest.raises(CardError, match="not_verified"):
+            MyNumberCard(reader.wait_for_card(5.0)).read_basic_info()
+
+
+def test_pcsc_card_left_on_reader_is_handed_out_once(pcscd, reader):
+    with pcscd.card():
+        session = reader.wait_for_card(5.0)
+        assert session is not None
+        session.close()
+        assert reader.wait_for_card(1.0) is None
+        assert not reader.wait_for_removal(session, 0.5)
+
+
+def test_pcsc_silent_card_gives_no_response(pcscd, reader):
+    reader.transmit_timeout = 0.5
+    with pcscd.card(VirtualCard(silent=True)):
+        session = reader.wait_for_card(5.0)
+        started = time.monotonic()
+        with pytest.raises(CardError, match="no_response"):
+            MyNumberCard(session).pin_tries_left()
+        assert time.monotonic() - started < 2.0
+    assert reader.wait_for_removal(session, 5.0)
+
+
+def test_pcsc_recovers_after_pcscd_killed_while_waiting(pcscd, reader):
+    assert reader.wait_for_card(0.3) is None and reader.state is ReaderState.READY
+    pcscd.kill()
+    assert reader.wait_for_card(0.5) is None
+    assert reader.state is ReaderState.SERVICE_DOWN
+    pcscd.start()
+    with pcscd.card(VirtualCard(name="復旧 確認")):
+        started = time.monotonic()
+        session = reader.wait_for_card(10.0)
+        assert session is not None and time.monotonic() - started < 10.0
+        assert reader.state is ReaderState.READY
+        mn = MyNumberCard(session)
+        assert mn.verify_pin("1234").ok and mn.read_basic_info().name == "復旧 確認"
+
+
+def test_pcsc_service_down_at_start_then_up(pcscd):
+    pcscd.kill()
+    reader = PcscReader(pcscd.reader_name)
+    try:
+        assert reader.wait_for_card(0.3) is None and reader.state is ReaderState.SERVICE_DOWN
+        pcscd.start()
+        with pcscd.card():
+            assert reader.wait_for_card(10.0) is not None
+    finally:
+        reader.close()
+
+
+def test_pcsc_unknown_reader_name_is_no_reader(pcscd):
+    reader = PcscReader("RC-S300")
+    try:
+        assert reader.wait_for_card(0.3) is None and reader.state is ReaderState.NO_READER
+    finally:
+        reader.close()
+
+
+def test_probe_lists_applications_and_reads_with_pin(pcscd, tmp_path, capsys):
+    card = VirtualCard(pin="5678", name="現地 確認")
+    with pcscd.card(card):
+        code = probe.main(["probe", "--pin", "--reader", "Virtual PCD 00 00", "--wait", "5"],
+                          tmp_path / "missing.toml", ask_pin=lambda prompt: "5678")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "no config file" in out and "ATR: 3B 88 80 01" in out and "PIN tries left: 3" in out
+    assert "yes  公的個人認証 JPKI" in out and "現地 確認" in out and "5678" not in out
+    assert "00 20 00 80 04 ** ** ** **" in out
+
+
+def test_probe_without_pin_sends_no_verify_data(pcscd, capsys):
+    card = VirtualCard()
+    with pcscd.card(card):
+        assert probe.main(["probe", "--wait", "5"], None) == 0
+    assert all(len(c) <= 4 for c in card.apdus if c[1] == 0x20) and card.pin_tries == 3
+    assert "PIN tries left: 3" in capsys.readouterr().out
+
+
+def test_probe_reports_service_down(pcscd, capsys):
+    pcscd.kill()
+    assert probe.main(["probe", "--wait", "0.5"], None) == 2
+    assert "pcscd" in capsys.readouterr().out
