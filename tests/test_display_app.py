@@ -22,6 +22,7 @@ from kiosk.display.theme import Theme, load_font_path  # noqa: E402
 from kiosk.feedback import Feedback  # noqa: E402
 from kiosk.nfc.emulator import EmulatorReader  # noqa: E402
 from kiosk.outbox import Outbox, OutboxReader, SyncState  # noqa: E402
+from kiosk.roles.base import Scan  # noqa: E402
 from kiosk.roster import save_local  # noqa: E402
 
 GREEN, RED, BUZZER = 17, 27, 22
@@ -211,6 +212,18 @@ def test_app_simulate_key_taps_virtual_card(kiosk_factory, tmp_path):
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_3))
     kiosk.step(0.01)
     assert stored(tmp_path)[0].data["staff_id"] == DEMO_STAFF[2][0]
+
+
+def test_app_scanner_line_becomes_scan_input(kiosk_factory):
+    kiosk = kiosk_factory()
+    seen = []
+    handle = kiosk.role.handle
+    kiosk.role.handle = lambda inp, now: seen.append(inp) or handle(inp, now)
+    for chunk in ("KIOSK:", "abc-123"):
+        pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text=chunk))
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN))
+    kiosk.step(0.01)
+    assert Scan("KIOSK:abc-123") in seen
 
 
 def test_app_result_returns_to_idle_after_seconds(kiosk_factory):

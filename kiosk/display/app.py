@@ -32,9 +32,10 @@ from typing import Any, Callable
 from kiosk import config as cfg
 from kiosk.clock import read_clock
 from kiosk.files import write_atomic
-from kiosk.roles.base import CardOp, Health, Record, Recorded, RecordFailed, Save, Show, Signal, Tick, Touch
+from kiosk.roles.base import CardOp, Health, Record, Recorded, RecordFailed, Save, Scan, Show, Signal, Tick, Touch
 
 log = logging.getLogger(__name__)
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 FRAME_SECONDS = 1 / 30  # longest wait for touch events; card input wakes the loop at once
 STATUS_SECONDS = 1.0    # how often the sync state and roster files are looked at
@@ -96,6 +97,8 @@ class Kiosk:
         self._sync_stamp: tuple = ()
         self._sync_state = None
         self._hub_reachable: bool | None = None
+        self._saves: dict[str, Save] = {}
+        self._scanned = ""
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -106,6 +109,7 @@ class Kiosk:
     def stop(self) -> None:
         self.running = False
         self.worker.stop()
+        self._flush_saves()
 
     def run(self) -> None:
         self.start()
@@ -136,6 +140,7 @@ class Kiosk:
             self.dirty = True
         if self.dirty or int(time.time()) != self._drawn_second:
             self.draw()
+        self._flush_saves()
         if self.watchdog is not None:
             self.watchdog.pet()
 
@@ -157,7 +162,7 @@ class Kiosk:
             elif isinstance(effect, Signal):
                 self.feedback.signal(effect.pattern)
             elif isinstance(effect, Save):
-                self._save(effect)
+                self._saves[effect.name] = effect  # written after the frame: see _flush_saves
             elif isinstance(effect, CardOp):
                 self.worker.ops.put(effect)
 
@@ -180,11 +185,16 @@ class Kiosk:
         self.screen = Screen(show.screen, dict(show.params), until)
         self.dirty = True
 
-    def _save(self, save: Save) -> None:
-        try:
-            write_atomic(self.data_dir / f"{save.name}.json", json.dumps(save.data, ensure_ascii=False).encode())
-        except OSError as exc:  # the event itself is already safe in the outbox
-            log.error("cannot save %s: %s", save.name, exc)
+    def _flush_saves(self) -> None:
+        """Role state is a cache derived from events already durable in the outbox, so it is
+        written after the result is on screen; two fsyncs less before the person sees it."""
+        while self._saves:
+            _name, save = self._saves.popitem()
+            try:
+                write_atomic(self.data_dir / f"{save.name}.json",
+                             json.dumps(save.data, ensure_ascii=False).encode())
+            except OSError as exc:
+                log.error("cannot save %s: %s", save.name, exc)
 
     # --- input ------------------------------------------------------------------------------
 
@@ -195,9 +205,14 @@ class Kiosk:
             self.running = False
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             self.touch(event.pos)
+        elif event.type == pygame.TEXTINPUT and not self.simulated:
+            self._scanned += event.text  # a keyboard-wedge QR scanner types its line
         elif event.type == pygame.KEYDOWN:
             if event.key == pygame.K_ESCAPE and not self.config.display.fullscreen:
                 self.running = False
+            elif event.key in (pygame.K_RETURN, pygame.K_KP_ENTER) and self._scanned:
+                text, self._scanned = self._scanned, ""
+                self.apply(self.role.handle(Scan(text), self.clock()))
             elif self.simulated:
                 self._simulate_key(event.key, down=True)
         elif event.type == pygame.KEYUP and self.simulated:
@@ -354,6 +369,10 @@ def open_display(config: cfg.Config):
 
     if config.display.fullscreen and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
+    if os.environ.get("SDL_VIDEODRIVER") != "kmsdrm":
+        # We only blit software surfaces; without this SDL's X11 window drags in OpenGL
+        # (llvmpipe: +90 MB RSS). kmsdrm has no other way to present, so it keeps GLES.
+        os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     pygame.display.init()
     pygame.font.init()

@@ -108,7 +108,9 @@ class CardWorker(threading.Thread):
         if self.run_op is None:
             return CardResult(op.op, error="unsupported")
         try:
-            return CardResult(op.op, value=self.run_op(session, op))
+            value = self.run_op(session, op)
+            # A run_op that answers in CardResult terms (kiosk/cardops.py) is passed through.
+            return value if isinstance(value, CardResult) else CardResult(op.op, value=value)
         except CardRemovedError:
             return CardResult(op.op, error="removed")
         except CardError as exc:
