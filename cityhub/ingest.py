@@ -227,7 +227,7 @@ class Ingest:
         with self.engine.connect() as conn:
             for row in conn.execute(select(store.roster)):
                 by_site.setdefault(row.site, {})[row.staff_key] = {
-                    "staff_id": row.staff_id, "name": row.name, "admin": bool(row.admin)}
+                    "staff_id": row.staff_id, "name": row.name, "kana": row.kana, "admin": bool(row.admin)}
         out = [Outgoing(protocol.roster_topic(self.city, site),
                         protocol.encode({"site": site, "staff": staff}), retain=True)
                for site, staff in sorted(by_site.items())]

@@ -1,7 +1,7 @@
 """`cityhub roster import staff.csv`: the staff of each site, published to its kiosks (retained).
 
-CSV columns (header row required): ``site,staff_key,staff_id,name,admin``; ``site`` may be left
-out when ``--site`` is given. ``admin`` is 1/true/yes or empty. The file replaces the whole
+CSV columns (header row required): ``site,staff_key,staff_id,name,kana,admin``; ``site`` may be
+left out when ``--site`` is given, ``kana`` (the reading, for sorting and search) anyway. ``admin`` is 1/true/yes or empty. The file replaces the whole
 roster of every site it names. UTF-8 (with or without BOM) or Shift_JIS, as Excel writes it.
 A running ``cityhub serve`` notices the change within seconds and publishes it.
 """
@@ -45,7 +45,7 @@ def read_csv(data: bytes, site: str = "") -> list[dict]:
     rows, seen, now = [], set(), time.time()
     for line, raw in enumerate(reader, start=2):
         raw = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        row = {"site": raw.get("site") or site, **{c: raw[c] for c in REQUIRED},
+        row = {"site": raw.get("site") or site, **{c: raw[c] for c in REQUIRED}, "kana": raw.get("kana", ""),
                "admin": raw.get("admin", "").lower() in TRUE, "updated_at": now}
         empty = [c for c in ("site",) + REQUIRED if not row[c]]
         if empty:

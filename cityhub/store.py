@@ -62,6 +62,7 @@ roster = Table(
     Column("staff_key", String(200), primary_key=True),
     Column("staff_id", String(40), nullable=False),
     Column("name", String(200), nullable=False),
+    Column("kana", String(200), nullable=False, default=""),
     Column("admin", Boolean, nullable=False, default=False),
     Column("updated_at", Float, nullable=False),
 )

@@ -99,7 +99,7 @@ def test_sync_roster_and_occupancy_reach_the_state_file(tmp_path, mosquitto, pro
     processes.sync(kiosk_config(DEV, mosquitto, data))
     state = wait_until(lambda: (s := SyncState.load(data)).roster and s, 20, "the roster")
     assert state.roster == {"site": "honcho", "staff": {"key-a": {"staff_id": "10234", "name": "山田 花子",
-                                                                  "admin": True}}}
+                                                                  "kana": "", "admin": True}}}
     # A shelter stand's status makes the hub publish its site's occupancy.
     shelter_data = tmp_path / "shelter"
     processes.sync(kiosk_config("sh-1", mosquitto, shelter_data, site="school-3", role="shelter"))

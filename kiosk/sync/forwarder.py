@@ -89,8 +89,9 @@ class Forwarder:
             while not stop.is_set():
                 self.step()
         finally:
-            self._save_health()
             self.link.close(protocol.status_topic(self.city, self.dev), self._status_payload("offline"))
+            self.health.connected = False
+            self._save_health(force=True)
 
     def step(self) -> None:
         self.watchdog.pet()

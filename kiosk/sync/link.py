@@ -117,8 +117,8 @@ class Link:
             deadline = time.monotonic() + 2.0
             while not info.is_published() and time.monotonic() < deadline and self.connected:
                 self.client.loop(timeout=0.05)
+        self.connected = False  # before disconnect(): its callback must not report a lost link
         self.client.disconnect()
-        self.connected = False
 
     def _try_connect(self) -> None:
         try:

@@ -7,13 +7,15 @@ default of 1000 silently drops messages for a slow or absent subscriber).
 from __future__ import annotations
 
 import getpass
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-MOSQUITTO = "mosquitto"
+# Debian installs it in /usr/sbin, which is not on an ordinary user's PATH.
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def free_port() -> int:

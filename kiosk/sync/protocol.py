@@ -11,7 +11,7 @@ Payloads (JSON, UTF-8):
   highest seq below which the hub has seen every event of the device.
 - ``cmd/resend``: ``{"from": int, "to": int}`` (inclusive seq range).
 - ``site/{site}/roster`` (retained): ``{"site": str, "staff": {staff_key: {"staff_id": str,
-  "name": str, "admin": bool}}}``
+  "name": str, "kana": str, "admin": bool}}}``
 - ``site/{site}/occupancy`` (retained): ``{"site": str, "headcount": int, "capacity": int|null,
   "level": "open"|"busy"|"crowded"|"full"|"closed"|"unknown"}`` (空いています, やや混雑, 混雑,
   満, 受付停止; cityhub/shelter.py computes it)
