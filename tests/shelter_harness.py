@@ -64,7 +64,7 @@ class Stand:
                     self.shows.append(effect)
                 elif isinstance(effect, Record):
                     queue.append(self._store(effect.event))
-                elif isinstance(effect, CardOp):
+                elif isinstance(effect, CardOp) and effect.op != "release":  # the worker's own op
                     queue.append(cardops.run(effect, self.card))
         self.effects += produced
         return produced

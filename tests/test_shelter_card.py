@@ -202,3 +202,27 @@ def test_code_b_wrong_offers_staff_entry(stand):
 def test_card_not_my_number_is_refused(stand):
     stand.feed(CardRead(None, "not_mynumber"))
     assert stand.screen.params["code"] == "not_mynumber"
+
+
+def released(effects) -> bool:
+    return any(isinstance(e, CardOp) and e.op == "release" for e in effects)
+
+
+def test_card_released_once_the_details_are_read(stand):
+    stand.tap(VirtualCard())
+    assert not released(stand.effects)
+    effects = stand.touch("digit", "1") + stand.touch("digit", "2") + stand.touch("digit", "3")
+    assert not released(effects)
+    stand.touch("digit", "4")
+    assert released(stand.touch("enter"))
+
+
+def test_card_kept_for_code_b_after_a_blocked_pin(stand):
+    effects = stand.tap(VirtualCard(pin_tries=0))
+    assert not released(effects)
+    assert released(stand.touch("staff_entry"))
+
+
+def test_card_released_when_a_tap_is_not_wanted(stand):
+    stand.touch("staff_entry")
+    assert released(stand.tap(VirtualCard()))  # typing a name: the card is not used

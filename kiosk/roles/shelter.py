@@ -37,7 +37,7 @@ from kiosk.birthdate import digits_needed, parse_birth_date
 from kiosk.clock import ClockReading
 from kiosk.events import new_event
 from kiosk.privacy import seal
-from kiosk.roles.base import (CardOp, CardRead, CardRemoved, CardResult, Record, RecordFailed,
+from kiosk.roles.base import (CardOp, CardRead, CardRemoved, CardResult, Health, Record, RecordFailed,
                               Recorded, Scan, Show, Signal, Tick, Touch)
 from kiosk.roles.shelter_text import CARE, PETS, REFUSALS, STAYS, STOCK, labelled
 
@@ -47,6 +47,9 @@ MAX_STOCK = 99999
 # Screens that show personal details or hold a half-finished intake; they clear on timeout.
 # "saving" is not among them: it waits for the outbox, and nothing may be dropped there.
 _QUIET = ("idle", "saving")
+# Screens on which the card must stay held by the card worker (kiosk/display/cards.py); on
+# any other screen the role sends CardOp("release") so the next card can be read.
+_CARD_SCREENS = ("reading", "pin", "last_try", "code_b")
 
 
 @dataclass(frozen=True)
@@ -186,11 +189,27 @@ class ShelterRole:
         self._status = "open"
         self._deadline_ns: int | None = None
         self._now: ClockReading | None = None
+        self._holding = False  # the card worker keeps the card for our CardOps until released
+        self._options: tuple[str, ...] = ()
+        self._refresh_idle = False
 
     # --- entry point ---------------------------------------------------------------------
 
     def handle(self, inp: object, now: ClockReading) -> list[object]:
         self._now = now
+        effects = self._dispatch(inp, now)
+        if self._holding and not self._needs_card() and not any(isinstance(e, CardOp) for e in effects):
+            self._holding = False
+            effects.append(CardOp("release"))
+        return effects
+
+    def _needs_card(self) -> bool:
+        return self.screen in _CARD_SCREENS or (self.screen == "refused" and "code_b" in self._options)
+
+    def _dispatch(self, inp: object, now: ClockReading) -> list[object]:
+        if isinstance(inp, Health):
+            self._online = inp.hub_reachable
+            return [self._idle_view()] if self.screen == "idle" else []
         if isinstance(inp, Tick):
             return self._tick(now)
         if isinstance(inp, SiteUpdate):
@@ -233,6 +252,7 @@ class ShelterRole:
         self._online = update.online
         roster = update.roster.get("staff", update.roster) if isinstance(update.roster, dict) else {}
         self._roster = dict(roster)
+        self._refresh_idle = True  # for loops that drop this input's effects: the next Tick shows it
         return [self._idle_view()] if self.screen == "idle" else []
 
     def _hub_status(self, hub: dict[str, Any]) -> str:
@@ -253,6 +273,7 @@ class ShelterRole:
     # --- screens -------------------------------------------------------------------------
 
     def _idle_view(self) -> Show:
+        self._refresh_idle = False
         return Show("idle", {"mode": self.mode, "occupancy": self.occupancy()})
 
     def _to_idle(self) -> list[object]:
@@ -271,6 +292,7 @@ class ShelterRole:
         assert code in REFUSALS, code
         if self._intake and "back" not in options:
             options = ("back",) + options
+        self._options = options
         return [self._show("refused", code=code, options=list(options), **extra), Signal("error")]
 
     def _household_view(self) -> list[object]:
@@ -279,6 +301,8 @@ class ShelterRole:
                            can_tick_qr=intake.qr is not None)]
 
     def _tick(self, now: ClockReading) -> list[object]:
+        if self.screen == "idle" and self._refresh_idle:
+            return [self._idle_view()]
         if self.screen in _QUIET or self._deadline_ns is None or now.mono_ns < self._deadline_ns:
             return []
         return self._to_idle()
@@ -286,6 +310,7 @@ class ShelterRole:
     # --- cards ---------------------------------------------------------------------------
 
     def _card_read(self, read: CardRead) -> list[object]:
+        self._holding = True
         if self.screen == "code_b":
             self._card_key = read.key
             return []
@@ -313,6 +338,8 @@ class ShelterRole:
         return []
 
     def _card_result(self, result: CardResult) -> list[object]:
+        if result.error == "removed":
+            self._holding = False  # the worker lets go of a card that has left
         if self.screen != "reading":
             return []
         if result.op == "tries_left":
@@ -748,7 +775,7 @@ class ShelterRole:
             return []
         if isinstance(outcome, RecordFailed):
             code = "disk_full" if outcome.reason == "disk_full" else "record_failed"
-            self.screen = "refused"
+            self.screen, self._options = "refused", ("retry", "cancel")
             return [Show("refused", {"code": code, "options": ["retry", "cancel"]}), Signal("error")]
         self._saving, then = None, self._after_save
         effects = then()

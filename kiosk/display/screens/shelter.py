@@ -14,8 +14,7 @@ from kiosk.birthdate import ERA_LABELS, digits_needed
 from kiosk.display import theme as th
 from kiosk.display.screens import screen
 from kiosk.display.screens.common import Canvas, Status, status_bar
-from kiosk.roles.shelter_text import (CARE, CHANNELS, LEVELS, MOVES, PETS, REFUSALS, SEXES, STAYS,
-                                      labelled)
+from kiosk.roles.shelter_text import CARE, LEVELS, MOVES, PETS, REFUSALS, SEXES, STAYS, labelled
 
 LEVEL_COLOURS = {"open": th.GREEN, "busy": th.BLUE, "crowded": th.AMBER, "full": th.RED, "closed": th.RED,
                  "unknown": th.MUTED}
@@ -27,6 +26,8 @@ OPTIONS = {
     "retry": "もう一度保存 / Save again",
 }
 FIELD = (255, 255, 255)
+# How each member was registered, short enough for one line of the household list.
+SHORT_CHANNELS = {"card": "カード", "code_b": "照合番号B", "qr": "QR", "staff": "職員入力・未確認"}
 
 
 def _pad(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
@@ -60,7 +61,7 @@ def _kana_keyboard(canvas: Canvas, top: float) -> None:
             if key:
                 x = 790 - (c + 1) * cw
                 canvas.button("kana", key, canvas.rect(x, top + r * ch, cw - 4, ch - 4), key, size=24)
-    mods = [(kana.DAKUTEN, "゛"), (kana.HANDAKUTEN, "゜"), (kana.SMALL, "小"), (kana.LONG, "ー"),
+    mods = [(kana.DAKUTEN, "゛濁点"), (kana.HANDAKUTEN, "゜半濁"), (kana.SMALL, "小"), (kana.LONG, "ー"),
             (kana.SPACE, "空白 space"), (kana.DELETE, "削除 delete")]
     widths = (78, 78, 78, 78, 156, 156)
     x = 790 - sum(widths) - 4 * len(widths)
@@ -74,8 +75,9 @@ def _people_lines(members: list[dict]) -> str:
     for m in members:
         name = m.get("name") or m.get("kana") or ""
         kana_part = f"（{m['kana']}）" if m.get("kana") and m.get("kana") != name else ""
-        ja, _en = CHANNELS.get(m.get("channel", ""), ("", ""))
-        lines.append(f"{name}{kana_part}  {m.get('birth_date', '')}  {SEXES.get(m.get('sex', '0'), ('', ''))[0]}  [{ja}]")
+        how = SHORT_CHANNELS.get(m.get("channel", ""), "")
+        lines.append(f"{name}{kana_part}  {_birth_label(m.get('birth_date', ''))}  "
+                     f"{SEXES.get(m.get('sex', '0'), ('', ''))[0]}  [{how}]")
     return "\n".join(lines)
 
 
@@ -181,13 +183,13 @@ def last_try(canvas: Canvas, params: dict, status: Status) -> None:
 def code_b(canvas: Canvas, params: dict, status: Status) -> None:
     canvas.fill(th.BACKGROUND)
     canvas.text("照合番号B（14桁）", canvas.rect(20, 6, 420, 50), 32, align="left")
-    canvas.text("カード表面の 生年月日（和暦ではなく西暦の下2桁から6桁）＋有効期限の西暦（4桁）＋セキュリティコード（4桁）",
+    canvas.text("カード表面の「生年月日」西暦の下2桁と月日（6桁）＋「有効期限」の西暦（4桁）＋「セキュリティコード」（4桁）",
                 canvas.rect(20, 56, 420, 90), 18, align="left", valign="top")
     canvas.text("From the card front: birth date YYMMDD + expiry year + security code",
                 canvas.rect(20, 146, 420, 40), 16, th.MUTED, align="left")
     box = canvas.rect(20, 190, 420, 70)
     canvas.fill(FIELD, box)
-    canvas.text(_dots(params.get("dots", 0), (6, 4, 4)), box, 34)
+    canvas.text(_dots(params.get("dots", 0), (6, 4, 4)), box, 24)
     if not params.get("card_present", True):
         canvas.text("カードを読取機に置いてください / Put the card on the reader", canvas.rect(20, 266, 420, 50),
                     22, th.RED, align="left")
@@ -285,7 +287,7 @@ def qr_members(canvas: Canvas, params: dict, status: Status) -> None:
     canvas.band(th.BLUE, ja, en, height=100)
     for i, m in enumerate(params.get("members", [])[:6]):
         rect = canvas.rect(20 + (i % 2) * 385, 110 + (i // 2) * 96, 375, 88)
-        mark = "済 added" if m.get("added") else ("☑" if m.get("ticked") else "☐")
+        mark = "済 added" if m.get("added") else ("✓" if m.get("ticked") else "□")
         canvas.button("tick", f"{mark} {m['name']}\n{m['kana']}  {m['birth_date']}", rect, i, size=24,
                       selected=m.get("ticked"))
     _footer(canvas, ("cancel", "やめる / Cancel", None), ("ok", "決定 / OK", None))
@@ -301,9 +303,7 @@ def household(canvas: Canvas, params: dict, status: Status) -> None:
         rect = canvas.rect(20, 56 + i * 56, 680, 52)
         canvas.fill(FIELD, rect)
         canvas.text(_people_lines([m]), rect.inflate(-20, 0), 24, align="left")
-        if not m.get("verified"):
-            canvas.text("未確認", canvas.rect(600, 56 + i * 56, 96, 52), 18, th.AMBER)
-        canvas.button("remove", "✕ 削除", canvas.rect(706, 56 + i * 56, 74, 52), i, size=18)
+        canvas.button("remove", "削除\nRemove", canvas.rect(706, 56 + i * 56, 74, 52), i, size=18)
     buttons = [("add_staff", "職員入力で追加\nAdd by staff entry", None)]
     if params.get("can_tick_qr"):
         buttons.append(("add_qr", "QRの家族を追加\nAdd from the QR", None))
@@ -321,7 +321,7 @@ def needs(canvas: Canvas, params: dict, status: Status) -> None:
     chosen = set(member.get("needs", []))
     for i, (key, ja, en) in enumerate(params.get("categories", [])[:9]):
         rect = canvas.rect(20 + (i % 3) * 255, 112 + (i // 3) * 96, 245, 88)
-        canvas.button("need", f"{'☑' if key in chosen else '☐'} {ja}\n{en}", rect, key, size=24,
+        canvas.button("need", f"{'✓' if key in chosen else '□'} {ja}\n{en}", rect, key, size=24,
                       selected=key in chosen)
     _footer(canvas, ("back", "戻る / Back", None), ("next", "次へ / Next", None))
 
@@ -339,9 +339,9 @@ def extras(canvas: Canvas, params: dict, status: Status) -> None:
     for i, (key, (ja, en)) in enumerate(STAYS.items()):
         canvas.button("stay", f"{ja}\n{en}", canvas.rect(20 + i * 192, 146, 184, 76), key, size=22,
                       selected=params.get("stay") == key)
-    car = "☑ 車あり / Has a car" if params.get("car") else "☐ 車あり / Has a car"
+    car = "✓ 車あり / Has a car" if params.get("car") else "□ 車あり / Has a car"
     canvas.button("car", car, canvas.rect(20, 234, 370, 76), size=24, selected=params.get("car"))
-    consent = "☑" if params.get("consent") else "☐"
+    consent = "✓" if params.get("consent") else "□"
     canvas.button("consent", f"{consent} 安否情報の提供に同意する\nShare my safety information",
                   canvas.rect(410, 234, 370, 76), size=22, selected=params.get("consent"))
     canvas.text("安否の問い合わせに、この避難所にいることを答えてよい場合に選んでください / "
