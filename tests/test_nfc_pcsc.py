@@ -141,3 +141,13 @@ def test_probe_reports_service_down(pcscd, capsys):
     pcscd.kill()
     assert probe.main(["probe", "--wait", "0.5"], None) == 2
     assert "pcscd" in capsys.readouterr().out
+
+
+def test_pcsc_state_known_before_first_wait(pcscd):
+    ready, missing = PcscReader(pcscd.reader_name), PcscReader("RC-S300")
+    assert (ready.state, missing.state) == (ReaderState.READY, ReaderState.NO_READER)
+    ready.close(), missing.close()
+    pcscd.kill()
+    down = PcscReader(pcscd.reader_name)
+    assert down.state is ReaderState.SERVICE_DOWN
+    down.close()

@@ -181,6 +181,14 @@ class PcscReader:
         # (reader, pcsc-lite event counter) of the card last handed out and not yet seen leaving
         self._handed_out: tuple[str, int] | None = None
         self._session: PcscSession | None = None
+        self._pnp_state = 0  # SCARD_STATE_UNAWARE
+        self._refresh_state()
+
+    def _refresh_state(self) -> None:
+        """Set ``state`` from what pcscd says now, so the UI is right before the first wait."""
+        found = self._pick() is not None
+        if self._context is not None:
+            self.state = ReaderState.READY if found else ReaderState.NO_READER
 
     # context and readers
 
@@ -242,7 +250,8 @@ class PcscReader:
                 if self._context is not None:
                     self.state = ReaderState.NO_READER
                     self._handed_out = None
-                    self._wait_change(PNP, self._s.SCARD_STATE_UNAWARE, min(remaining, WAIT_SLICE))
+                    # Blocks until the reader list changes (the first call only learns the state).
+                    self._pnp_state = self._wait_change(PNP, self._pnp_state, min(remaining, WAIT_SLICE)) or 0
                 continue
             self.state = ReaderState.READY
             event = self._wait_change(name, self._s.SCARD_STATE_UNAWARE, 0)
