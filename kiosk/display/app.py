@@ -341,7 +341,12 @@ def timeclock_kit(config: cfg.Config, simulated: bool = False) -> RoleKit:
     return RoleKit(role, staff_key_reader(StaffIdentifier.from_section(section)), on_sync_state)
 
 
-KITS: dict[str, Callable[[cfg.Config, bool], RoleKit]] = {"timeclock": timeclock_kit}
+def shelter_kit(config: cfg.Config, simulated: bool = False) -> RoleKit:
+    from kiosk.display.shelter_kit import build
+    return build(config, simulated)
+
+
+KITS: dict[str, Callable[[cfg.Config, bool], RoleKit]] = {"timeclock": timeclock_kit, "shelter": shelter_kit}
 
 
 def _load_state(data_dir: Path, name: str) -> dict:
@@ -433,12 +438,13 @@ def main(argv: list[str], config_path: Path | None) -> int:
         surface = open_display(config)
         theme = Theme(config.display.width, config.display.height, load_font_path(config.display.font))
         feedback = open_feedback(config, args.simulate)
+        kit = KITS[config.device.role](config, args.simulate)
     except (cfg.ConfigError, FontError, OSError) as exc:
         print(f"kiosk run: {exc}", file=sys.stderr)
         return 2
     outbox = Outbox(config.data_dir, disk_floor_bytes=int(config.storage.disk_floor_mb * 2**20))
     reader = open_reader(config.reader)
-    kiosk = Kiosk(config, KITS[config.device.role](config, args.simulate), reader=reader, outbox=outbox,
+    kiosk = Kiosk(config, kit, reader=reader, outbox=outbox,
                   feedback=feedback, surface=surface, theme=theme, watchdog=Watchdog(), simulated=args.simulate)
     signal.signal(signal.SIGTERM, lambda *_: setattr(kiosk, "running", False))
     if args.simulate:

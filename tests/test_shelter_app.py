@@ -1,0 +1,136 @@
+"""`kiosk run` as a shelter stand: the real loop, card worker thread, outbox, pygame (dummy
+video) and mock GPIO; buttons pressed where they are drawn, the scanner typing its line."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+from nacl.signing import SigningKey  # noqa: E402
+
+from kiosk import config as cfg  # noqa: E402
+from kiosk import qrcodes  # noqa: E402
+from kiosk.display import app  # noqa: E402
+from kiosk.feedback import Feedback  # noqa: E402
+from kiosk.nfc.emulator import EmulatorReader, VirtualCard  # noqa: E402
+from kiosk.outbox import Outbox, OutboxReader  # noqa: E402
+from kiosk.privacy import generate_keypair, open_sealed  # noqa: E402
+from kiosk.qrcodes import Prereg, PreregMember  # noqa: E402
+from tests.test_display_app import display, pins, run_until  # noqa: E402,F401
+
+PREREG = SigningKey(bytes(range(32)))
+
+
+def shelter_config(data_dir: Path, public_key: str, path: Path | None = None) -> cfg.Config:
+    text = f"""
+[device]
+id = "sh-app-1"
+site = "daiichi"
+site_name = "第一小学校"
+city = "452025"
+role = "shelter"
+[display]
+fullscreen = false
+[reader]
+backend = "emulator"
+[storage]
+directory = "{data_dir}"
+disk_floor_mb = 0
+[hub]
+public_key = "{public_key}"
+prereg_public_key = "{qrcodes.public_key_text(PREREG)}"
+"""
+    if path is not None:
+        path.write_text(text)
+    return cfg.parse(text)
+
+
+@pytest.fixture
+def stand(tmp_path, display, pins):  # noqa: F811
+    private, public = generate_keypair()
+    config = shelter_config(tmp_path, public)
+    surface, theme = display
+    kiosk = app.Kiosk(config, app.shelter_kit(config), reader=EmulatorReader(), outbox=Outbox(tmp_path),
+                      feedback=Feedback(17, 27, 22), surface=surface, theme=theme)
+    kiosk.start()
+    kiosk.hub_private = private
+    yield kiosk
+    kiosk.stop()
+    kiosk.feedback.close()
+    kiosk.reader.close()
+
+
+def press(kiosk, target: str, value=None) -> None:
+    """Touch the drawn button, as a finger would."""
+    run_until(kiosk, lambda: not kiosk.dirty)
+    matches = [b for b in kiosk.buttons if b.target == target and (value is None or b.value == value)]
+    assert matches, f"no {target}={value} button on {kiosk.screen.name}"
+    kiosk.touch(matches[0].rect.center)
+
+
+def on(kiosk, screen: str) -> None:
+    run_until(kiosk, lambda: kiosk.screen.name == screen)
+
+
+def through_household(kiosk) -> None:
+    press(kiosk, "next")
+    while kiosk.screen.name == "needs":
+        press(kiosk, "next")
+    on(kiosk, "extras")
+    press(kiosk, "next")
+    on(kiosk, "confirm")
+    press(kiosk, "ok")
+    on(kiosk, "done")
+
+
+def test_shelter_app_card_intake_through_the_card_worker(stand, tmp_path):
+    card = VirtualCard(name="画面 花子", birth_date=date(1975, 5, 5))
+    stand.reader.insert(card)
+    on(stand, "pin")
+    for digit in "1234":
+        press(stand, "digit", digit)
+    press(stand, "enter")
+    on(stand, "member_confirm")
+    assert stand.screen.params["member"]["name"] == "画面 花子"
+    stand.reader.remove()
+    press(stand, "ok")
+    on(stand, "household")
+    stand.reader.insert(VirtualCard(name="画面 次郎", birth_date=date(2001, 1, 1)))  # the card was released
+    on(stand, "pin")
+    for digit in "1234":
+        press(stand, "digit", digit)
+    press(stand, "enter")
+    on(stand, "member_confirm")
+    press(stand, "ok")
+    on(stand, "household")
+    through_household(stand)
+    (event,) = OutboxReader(tmp_path).pending()
+    names = [m["name"] for m in open_sealed(event.pii, stand.hub_private)["members"]]
+    assert names == ["画面 花子", "画面 次郎"]
+    assert not any(a[5:7] == b"\x00\x01" for a in card.apdus if a[:4] == bytes.fromhex("00A4020C"))
+
+
+def test_shelter_app_scanner_line_admits_a_household(stand, tmp_path):
+    household = Prereg("APPQR234", (PreregMember("走査 一", "ソウサ ハジメ", date(1990, 9, 9), "1"),))
+    text = qrcodes.encode(household, PREREG)
+    for chunk in (text[:50], text[50:]):
+        pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text=chunk))
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN))
+    on(stand, "qr_members")
+    press(stand, "ok")
+    on(stand, "household")
+    through_household(stand)
+    (event,) = OutboxReader(tmp_path).pending()
+    assert event.data["members"][0]["ref"] == "qr:APPQR234:0"
+
+
+def test_shelter_app_refuses_to_start_without_the_hub_key(tmp_path, capsys, pins):  # noqa: F811
+    path = tmp_path / "kiosk.toml"
+    shelter_config(tmp_path / "data", "", path)
+    assert app.main([], path) == 2
+    assert "[hub] public_key: required for role shelter" in capsys.readouterr().err
