@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nacl.public import PrivateKey
-from sqlalchemy import Engine, func, select, union_all, update
+from sqlalchemy import Engine, case, func, select, union_all, update
 
 from cityhub import occupancy, store
 from kiosk.events import EventError, from_dict
@@ -86,12 +86,21 @@ class Ingest:
     def _load_seqs(self) -> None:
         with self.engine.connect() as conn:
             for dev, contiguous in conn.execute(select(store.devices.c.dev, store.devices.c.contiguous)):
-                seen = union_all(
-                    select(store.events.c.seq).where(store.events.c.dev == dev, store.events.c.seq > contiguous),
-                    select(store.rejections.c.seq).where(store.rejections.c.dev == dev,
-                                                          store.rejections.c.seq > contiguous))
-                above = set(conn.execute(seen).scalars())
+                above = self._seen_above(conn, dev, contiguous)
                 self.seqs[dev] = DeviceSeqs(contiguous, above, time.monotonic() if above else None)
+
+    @staticmethod
+    def _seen_above(conn, dev: str, contiguous: int) -> set[int]:
+        seen = union_all(
+            select(store.events.c.seq).where(store.events.c.dev == dev, store.events.c.seq > contiguous),
+            select(store.rejections.c.seq).where(store.rejections.c.dev == dev, store.rejections.c.seq > contiguous))
+        return set(conn.execute(seen).scalars())
+
+    def _refresh(self, dev: str, tracker: DeviceSeqs) -> None:
+        """Catch up with what other hub workers (shared subscription) stored for ``dev``."""
+        with self.engine.connect() as conn:
+            seen = self._seen_above(conn, dev, tracker.contiguous)
+        self._advance(tracker, *tracker.advanced(seen))
 
     # --- events -------------------------------------------------------------------------------
 
@@ -118,12 +127,16 @@ class Ingest:
             site = rows[0]["site"] if rows else None
             conn.execute(store.insert_ignoring_duplicates(self.engine, store.devices),
                          {"dev": dev, "city": self.city, "site": site, "contiguous": 0})
-            conn.execute(update(store.devices).where(store.devices.c.dev == dev)
-                         .values(contiguous=contiguous, last_seen=now))
+            # Never lower it: another hub worker may have seen more of this device's seqs.
+            conn.execute(update(store.devices).where(store.devices.c.dev == dev).values(
+                contiguous=case((store.devices.c.contiguous < contiguous, contiguous),
+                                else_=store.devices.c.contiguous), last_seen=now))
         self._advance(tracker, contiguous, above)
         results = [protocol.Result(r["id"], r["seq"], "stored" if r["id"] in stored_ids else "duplicate")
                    for r in rows]
         results += [protocol.Result(r["id"], r["seq"], "rejected", r["reason"]) for r in rejected]
+        log.debug("%s: batch %s: %d stored, %d duplicate, %d rejected", dev, batch_id, len(stored_ids),
+                  len(rows) - len(stored_ids), len(rejected))
         if rejected:
             log.warning("%s: rejected %d event(s): %s", dev, len(rejected), rejected[0]["reason"])
         out = [Outgoing(protocol.ack_topic(self.city, dev), protocol.encode_ack(batch_id, results, contiguous))]
@@ -179,6 +192,9 @@ class Ingest:
         for dev, tracker in self.seqs.items():
             if tracker.gap_since is None or now - tracker.gap_since < GAP_RESEND_AGE_S \
                     or now - tracker.asked_at < GAP_RESEND_AGE_S:
+                continue
+            self._refresh(dev, tracker)
+            if tracker.gap_since is None or now - tracker.gap_since < GAP_RESEND_AGE_S:
                 continue
             tracker.asked_at = now
             for first, last in tracker.gaps():

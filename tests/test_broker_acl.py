@@ -1,7 +1,7 @@
 """The production broker config (deploy/) against a real mosquitto: TLS, certificates, ACL."""
 
-import json
 import ssl
+import subprocess
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -115,3 +115,33 @@ key_file = "{pki}/tc-a.key"'''))
         assert conn.execute(select(func.count()).select_from(store.events)).scalar() == 5
     status = wait_until(lambda: SyncState.load(data).health.get("hub_online"), 10, "hub status seen")
     assert status is True
+
+
+def test_acl_username_and_password_file_instead_of_certificates(tmp_path, processes, kiosk_config):
+    from tests.fixtures.broker import Mosquitto
+
+    broker_dir = tmp_path / "pwbroker"
+    broker_dir.mkdir()
+    passwords = broker_dir / "passwd"
+    for user, secret in (("tc-a", "kiosk-secret"), ("cityhub", "hub-secret")):
+        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if user == "tc-a" else []), str(passwords), user, secret],
+                       check=True, capture_output=True)
+    broker = Mosquitto(broker_dir)
+    broker.conf_path.write_text(broker.default_conf().replace("allow_anonymous true", "allow_anonymous false")
+                                + f"password_file {passwords}\n")
+    broker.start()
+    try:
+        data = tmp_path / "kiosk"
+        append_events(Outbox(data, disk_floor_bytes=0), 3, "tc-a")
+        (tmp_path / "kiosk.pw").write_text("kiosk-secret\n")
+        (tmp_path / "hub.pw").write_text("hub-secret\n")
+        config = kiosk_config("tc-a", broker, data)
+        config.write_text(config.read_text().replace(
+            "tls = false", f'tls = false\nusername = "tc-a"\npassword_file = "{tmp_path}/kiosk.pw"'))
+        processes.hub(f"sqlite:///{tmp_path}/hub.db", broker,
+                      extra=["--mqtt", f"mqtt://cityhub@127.0.0.1:{broker.port}", "--password-file",
+                             str(tmp_path / "hub.pw")])
+        processes.sync(config)
+        wait_until(lambda: SyncState.load(data).confirmed_through == 3, 30, "events confirmed with passwords")
+    finally:
+        broker.stop()

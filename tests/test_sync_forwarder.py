@@ -134,3 +134,18 @@ def test_hub_status_online_then_offline_on_stop(tmp_path, mosquitto, processes):
     assert hub.wait(10) == 0
     wait_until(lambda: json.loads(probe.on("_hub/status")[-1])["state"] == "offline", 10, "hub offline")
     probe.close()
+
+
+def test_hub_two_workers_share_one_kiosks_events(tmp_path, mosquitto, processes, kiosk_config, postgres):
+    data = tmp_path / "kiosk"
+    append_events(Outbox(data, disk_floor_bytes=0), 1200, DEV)
+    db = postgres.new_database()
+    store.connect(db).dispose()  # schema first, so the two workers do not race to create it
+    for worker in ("a", "b"):
+        processes.spawn(f"hub-{worker}", ["-m", "cityhub.cli", "serve", "--city", CITY, "--db", db, "--mqtt",
+                                          mosquitto.url, "--client-id", f"cityhub-{worker}", "--share", "hub", "-v"])
+    wait_until(lambda: all("connected to" in processes.log(f"hub-{w}") for w in "ab"), 15, "both workers")
+    processes.sync(kiosk_config(DEV, mosquitto, data))
+    wait_until(lambda: confirmed_through(data) == 1200, 60, "all events confirmed")
+    assert stored_count(db) == 1200
+    assert all("stored" in processes.log(f"hub-{w}") for w in "ab"), "one worker did all the work"

@@ -1,6 +1,5 @@
 """Hostile MQTT messages on every topic either process reads: logged, ignored, never fatal."""
 
-import json
 
 import pytest
 

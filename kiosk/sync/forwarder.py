@@ -223,7 +223,7 @@ class Forwarder:
 
     def _on_hub_status(self, where: protocol.Topic, payload: bytes) -> None:
         online = protocol.parse_status(payload)["state"] == "online"
-        if online and self.health.hub_online is not True:
+        if online and self.health.hub_online is False:
             self._all_due()  # the hub is back: whatever it has not answered goes again now
         self.health.hub_online = online
 
