@@ -14,6 +14,7 @@ cleanup() {
     for m in dev/pts dev proc sys; do umount "$root/$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 rm -rf "$root" "$out/firmware" "$out/wheels"
 mkdir -p "$root" "$out/wheels"
 cp -a "$out/base/." "$root/"
@@ -32,16 +33,24 @@ cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 #  - pygame: pygame-ce, the same `import pygame` API, whose aarch64 wheel bundles an SDL built with
 #    kmsdrm (pygame's own wheels have none, and refuse Debian's older SDL).
 # lgpio gives gpiozero 2.x its /dev/gpiochip pin factory on the Pi.
-python3 -m pip wheel -q --no-deps -w "$out/wheels" "$repo"
+# Built from a copy of the package sources only: setuptools would otherwise walk out/ (the roots).
+src=$out/src
+rm -rf "$src" && mkdir -p "$src"
+cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/kiosk" "$repo/cityhub" "$src/"
+find "$src" -name __pycache__ -prune -exec rm -rf {} +
+python3 -m pip wheel -q --no-deps -w "$out/wheels" "$src"
 wheel=$(ls "$out"/wheels/city_kiosk-*.whl)
 deps=$(python3 "$here/wheel_deps.py" "$wheel")
 cp "$wheel" "$root/tmp/"
+# pip in the root trusts what the host trusts (a proxy's CA, say) without touching the image's store.
+cp -L /etc/ssl/certs/ca-certificates.crt "$root/tmp/host-ca.crt"
+pip=(PIP_CERT=/tmp/host-ca.crt "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check)
 in_root python3 -m venv --system-site-packages "$venv"
-in_root "$venv/bin/pip" install -q --no-cache-dir --no-deps "/tmp/$(basename "$wheel")"
+in_root "${pip[@]}" --no-deps "/tmp/$(basename "$wheel")"
 # shellcheck disable=SC2086  # one word per requirement
-in_root "$venv/bin/pip" install -q --no-cache-dir --prefer-binary $deps
+in_root "${pip[@]}" --prefer-binary $deps
 in_root "$venv/bin/python" -c "import kiosk.bootconfig, pygame, smartcard, gpiozero, lgpio, paho.mqtt, tinydb, nacl"
-rm -f "$root/tmp/$(basename "$wheel")"
+rm -f "$root/tmp/$(basename "$wheel")" "$root/tmp/host-ca.crt"
 in_root "$venv/bin/pip" freeze > "$out/pip-freeze.txt"
 
 # Units and system settings from systemd/ (the same files systemd-analyze verify checks in the tests).
