@@ -115,6 +115,35 @@ def test_outing_and_return_by_qr_in_movement_mode(stand):
     assert departure.data == {"refs": ["qr:PAIR2345:1"], "kind": "back"}
 
 
+def test_departure_by_intake_number_for_staff_entry(stand):
+    from tests.test_shelter_household import staff_entry
+    stand.touch("staff_entry")
+    staff_entry(stand, "カト ナシ", "western", "19500101", "1")
+    finish_household(stand)
+    ((name, number),) = stand.screen.params["numbers"]
+    assert name == "カト ナシ" and len(number) == 6 and number.isdigit()
+    stand.touch("ok")
+    stand.touch("mode", "movement")
+    stand.touch("by_number")
+    stand.digits(number)
+    assert stand.screen.screen == "movement"
+    stand.touch("kind", "leave")
+    stand.touch("ok")
+    (admission,) = stand.events("admission/1")
+    (departure,) = stand.events("departure/1")
+    assert departure.data["refs"] == [admission.data["members"][0]["ref"]] == [f"staff:{number}"]
+    assert stand.role.occupancy()["headcount"] == 0
+
+
+def test_hub_reachability_switches_the_occupancy_source(stand):
+    from kiosk.roles.base import Health
+    stand.feed(SiteUpdate({"site": "daiichi", "headcount": 3, "capacity": 10, "level": "busy"}, online=False))
+    assert stand.screen.params["occupancy"]["source"] == "local"
+    stand.feed(Health(True))
+    assert stand.screen.params["occupancy"] == {"headcount": 3, "capacity": 10, "status": "open",
+                                                 "source": "hub", "level": "busy"}
+
+
 def test_admin_card_sets_closed_and_intake_is_refused(stand):
     stand.tap(ADMIN)
     assert stand.screen.screen == "admin"

@@ -125,7 +125,10 @@ def journey(tmp_path) -> dict[str, object]:
     stand.touch("ok")
     stand.touch("mode", "movement")
     keep("idle_movement")
-    stand.touch("mode", "intake")
+    stand.touch("by_number")
+    stand.digits("123", then=None)
+    keep("movement_number")
+    stand.touch("cancel")
     card = VirtualCard(name="外出 次郎", birth_date=date(1980, 1, 1))
     stand.tap(card)
     seen["reading"] = stand.shows[-2]
@@ -191,7 +194,7 @@ def test_shelter_every_registered_screen_is_reached(screens):
 @pytest.mark.parametrize("name", [
     "idle", "idle_movement", "reading", "pin_empty", "pin", "pin_wrong", "last_try", "code_b", "member_confirm",
     "qr_members", "staff_name", "staff_birth", "staff_sex", "household", "needs", "extras", "confirm", "saving",
-    "done", "movement", "movement_destination", "done_movement", "refused_pin_blocked", "refused_qr_garbled",
+    "done", "movement", "movement_number", "movement_destination", "done_movement", "refused_pin_blocked", "refused_qr_garbled",
     "refused_disk_full", "admin", "stock",
 ])
 def test_shelter_screen_draws_with_real_glyphs(screens, font_path, name):

@@ -24,6 +24,7 @@ Events: ``admission/1``, ``departure/1`` (kind out/back/leave), ``stock_count/1`
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,9 @@ from kiosk.roles.base import (CardOp, CardRead, CardRemoved, CardResult, Health,
 from kiosk.roles.shelter_text import CARE, PETS, REFUSALS, STAYS, STOCK, labelled
 
 PIN_LENGTH = 4
+# People entered by staff have no card or QR to tap out with: the done screen gives them this
+# many digits (their ``staff:`` ref) to quote at the stand when they go out or leave.
+INTAKE_NUMBER_LENGTH = 6
 CODE_B_LENGTH = 14
 MAX_STOCK = 99999
 # Screens that show personal details or hold a half-finished intake; they clear on timeout.
@@ -450,7 +454,23 @@ class ShelterRole:
             if self.occupancy()["status"] == "closed":
                 return self._refuse("intake_closed")
             return self._start_staff_entry()
+        if touch.target == "by_number" and self.mode == "movement":
+            self._secret = ""
+            return [self._show("movement_number", digits="")]
         return []
+
+    def _touch_movement_number(self, touch: Touch) -> list[object]:
+        """The intake number of someone entered by staff, typed instead of a card tap."""
+        if touch.target == "digit" and str(touch.value).isdigit() and len(str(touch.value)) == 1:
+            self._secret = (self._secret + str(touch.value))[:INTAKE_NUMBER_LENGTH]
+        elif touch.target == "delete":
+            self._secret = self._secret[:-1]
+        elif touch.target == "enter" and len(self._secret) == INTAKE_NUMBER_LENGTH:
+            number, self._secret = self._secret, ""
+            return self._movement([f"staff:{number}"])
+        else:
+            return []
+        return [self._show("movement_number", digits=self._secret)]
 
     def _touch_refused(self, touch: Touch) -> list[object]:
         if touch.target == "back" and self._intake:
@@ -568,7 +588,8 @@ class ShelterRole:
             return [self._birth_view(None)]
         if touch.target != "sex" or touch.value not in ("1", "2", "9", "0"):
             return []
-        member = Member(ref=f"staff:{uuid.uuid4()}", channel="staff", verified=False, name=staff.kana.strip(),
+        member = Member(ref=f"staff:{secrets.randbelow(10 ** INTAKE_NUMBER_LENGTH):0{INTAKE_NUMBER_LENGTH}d}",
+                        channel="staff", verified=False, name=staff.kana.strip(),
                         kana=staff.kana.strip(), birth_date=staff.born.isoformat(), sex=touch.value)
         if self._intake is None:
             self._intake = Intake()
@@ -672,7 +693,8 @@ class ShelterRole:
         for member in intake.members:
             self._present[member.ref] = "in"
         self._local_delta += len(intake.members) if intake.stay == "shelter" else 0
-        view = {"members": [m.view() for m in intake.members], "stay": intake.stay}
+        view = {"members": [m.view() for m in intake.members], "stay": intake.stay,
+                "numbers": [[m.kana, m.ref.split(":", 1)[1]] for m in intake.members if m.channel == "staff"]}
         return [self._show("done", kind="admission", **view), Signal("ok")]
 
     # --- departures and outings ----------------------------------------------------------

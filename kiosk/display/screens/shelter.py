@@ -118,6 +118,8 @@ def idle(canvas: Canvas, params: dict, status: Status) -> None:
     canvas.text(en, canvas.rect(40, 210, 720, 60), 26, th.WHITE)
     if movement:
         canvas.button("mode", "受付に戻る / Back to check-in", canvas.rect(20, 296, 370, 130), "intake", size=26)
+        canvas.button("by_number", "受付番号で（職員入力の方）\nBy intake number (staff entry)",
+                      canvas.rect(410, 296, 370, 130), size=24)
     else:
         canvas.button("staff_entry", "カード・QRがない方\nNo card or QR: staff entry", canvas.rect(20, 296, 370, 130),
                       size=26)
@@ -377,7 +379,11 @@ def done(canvas: Canvas, params: dict, status: Status) -> None:
         canvas.text(_people_lines(params.get("members", [])), canvas.rect(30, 130, 740, 200), 28, align="left",
                     valign="top")
         stay = STAYS.get(params.get("stay", "shelter"), ("", ""))
-        canvas.text(f"滞在場所 / Staying: {stay[0]} {stay[1]}", canvas.rect(30, 336, 740, 40), 22, align="left")
+        canvas.text(f"滞在場所 / Staying: {stay[0]} {stay[1]}", canvas.rect(30, 300, 740, 36), 22, align="left")
+        numbers = "  ".join(f"{name}: {number}" for name, number in params.get("numbers", []))
+        if numbers:
+            canvas.text(f"受付番号（外出・退所のときに） / Intake no. for going out: {numbers}",
+                        canvas.rect(30, 336, 740, 44), 22, th.BLUE, align="left")
     elif kind == "stock":
         canvas.band(th.GREEN, "在庫を記録しました", "Stock count saved")
     else:
@@ -421,6 +427,19 @@ def movement(canvas: Canvas, params: dict, status: Status) -> None:
     destination = params.get("destination") or "（任意 / optional）"
     canvas.button("destination", f"行き先 / Destination: {destination}", canvas.rect(20, 268, 760, 70), size=24)
     _footer(canvas, ("cancel", "やめる / Cancel", None), ("ok", "記録する / Record", None))
+
+
+@screen("shelter", "movement_number")
+def movement_number(canvas: Canvas, params: dict, status: Status) -> None:
+    canvas.fill(th.BACKGROUND)
+    canvas.text("受付番号（6桁） / Intake number", canvas.rect(20, 10, 420, 60), 30, align="left")
+    canvas.text("職員入力で受付した方の番号です\nThe number given at a staff-entry check-in",
+                canvas.rect(20, 74, 420, 70), 20, th.MUTED, align="left")
+    box = canvas.rect(20, 160, 420, 90)
+    canvas.fill(FIELD, box)
+    canvas.text(params.get("digits", "").ljust(6, "_"), box, 52)
+    canvas.button("cancel", "やめる / Cancel", canvas.rect(20, 400, 420, 70), size=22)
+    _pad(canvas, 460, 10, 330, 460)
 
 
 @screen("shelter", "movement_destination")
