@@ -16,7 +16,7 @@ car, where they stay, consent to share safety information -> "この内容でよ
 Durability: a role that wants something kept returns ``Record`` and shows "saving"; success is
 shown only after ``Recorded``. Personal details travel only in ``pii``, sealed to the hub's
 public key; ``data`` carries pseudonymous references (``card:<key>``, ``qr:<id>:<n>``,
-``staff:<uuid>``) and counts. Screens holding personal details clear after a timeout.
+``staff:<intake number>``; kiosk/roles/shelter_household.py) and counts. Screens holding personal details clear after a timeout.
 
 Events: ``admission/1``, ``departure/1`` (kind out/back/leave), ``stock_count/1``,
 ``shelter_status/1``. Every refusal carries a code from ``REFUSALS``.
@@ -24,10 +24,6 @@ Events: ``admission/1``, ``departure/1`` (kind out/back/leave), ``stock_count/1`
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from nacl.public import PublicKey
@@ -40,122 +36,20 @@ from kiosk.events import new_event
 from kiosk.privacy import seal
 from kiosk.roles.base import (CardOp, CardRead, CardRemoved, CardResult, Health, Record, RecordFailed,
                               Recorded, Scan, Show, Signal, Tick, Touch)
-from kiosk.roles.shelter_text import CARE, PETS, REFUSALS, STAYS, STOCK, labelled
+from kiosk.roles.shelter_household import (CODE_B_LENGTH, INTAKE_NUMBER_LENGTH, Intake, Member, StaffEntry,
+                                           card_member, code_b_plausible, qr_member, qr_ref, staff_member)
+from kiosk.roles.shelter_site import ShelterSettings, SiteUpdate, StockSheet, congestion
+from kiosk.roles.shelter_text import CARE, PETS, REFUSALS, STAYS, labelled
+
+__all__ = ["ShelterRole", "ShelterSettings", "SiteUpdate", "congestion"]
 
 PIN_LENGTH = 4
-# People entered by staff have no card or QR to tap out with: the done screen gives them this
-# many digits (their ``staff:`` ref) to quote at the stand when they go out or leave.
-INTAKE_NUMBER_LENGTH = 6
-CODE_B_LENGTH = 14
-MAX_STOCK = 99999
 # Screens that show personal details or hold a half-finished intake; they clear on timeout.
 # "saving" is not among them: it waits for the outbox, and nothing may be dropped there.
 _QUIET = ("idle", "saving")
 # Screens on which the card must stay held by the card worker (kiosk/display/cards.py); on
 # any other screen the role sends CardOp("release") so the next card can be read.
 _CARD_SCREENS = ("reading", "pin", "last_try", "code_b")
-
-
-@dataclass(frozen=True)
-class SiteUpdate:
-    """What the sync process knows (sync-state.json): the hub's retained occupancy for this
-    site, whether the hub is reachable, and the roster (staff key -> entry with ``admin``)."""
-
-    occupancy: dict[str, Any] | None = None
-    online: bool = False
-    roster: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ShelterSettings:
-    dev: str
-    site: str
-    capacity: int = 100
-    busy_percent: float = 30.0
-    crowded_percent: float = 60.0
-    full_percent: float = 80.0
-    care_categories: tuple[str, ...] = tuple(CARE)
-    stock_items: tuple[str, ...] = tuple(STOCK)
-    admin_keys: frozenset[str] = frozenset()
-    confirmation_seconds: float = 10.0
-    idle_timeout_seconds: float = 120.0
-
-    @classmethod
-    def from_config(cls, config: Any) -> ShelterSettings:
-        s = config.shelter
-        return cls(dev=config.device.id, site=config.device.site, capacity=s.capacity,
-                   busy_percent=s.busy_percent, crowded_percent=s.crowded_percent,
-                   full_percent=s.full_percent, care_categories=tuple(s.care_categories),
-                   stock_items=tuple(s.stock_items), admin_keys=frozenset(s.admin_keys),
-                   confirmation_seconds=s.confirmation_seconds,
-                   idle_timeout_seconds=s.idle_timeout_seconds)
-
-
-@dataclass
-class Member:
-    ref: str
-    channel: str  # card | code_b | qr | staff
-    verified: bool
-    name: str = ""
-    kana: str = ""
-    address: str = ""
-    birth_date: str = ""  # ISO YYYY-MM-DD
-    sex: str = "0"
-    needs: list[str] = field(default_factory=list)
-
-    def view(self) -> dict[str, Any]:
-        return {"name": self.name, "kana": self.kana, "address": self.address,
-                "birth_date": self.birth_date, "sex": self.sex, "needs": list(self.needs),
-                "channel": self.channel, "verified": self.verified}
-
-
-@dataclass
-class Intake:
-    household: str = field(default_factory=lambda: str(uuid.uuid4()))
-    members: list[Member] = field(default_factory=list)
-    qr: qrcodes.Prereg | None = None
-    pets: dict[str, int] = field(default_factory=dict)
-    car: bool = False
-    stay: str = "shelter"
-    consent: bool = False
-
-    def has(self, ref: str) -> bool:
-        return any(m.ref == ref for m in self.members)
-
-
-@dataclass
-class StaffEntry:
-    """A member being typed in by staff: kana name, then birth date, then sex."""
-
-    kana: str = ""
-    era: str = "showa"
-    digits: str = ""
-    born: date | None = None
-
-
-def congestion(headcount: int, capacity: int, settings: ShelterSettings, status: str = "open") -> str:
-    """The level code (shelter_text.LEVELS): an admin's 満 / 受付停止 wins over the count."""
-    if status in ("full", "closed"):
-        return status
-    if capacity <= 0:
-        return "full"
-    percent = 100.0 * headcount / capacity
-    if percent < settings.busy_percent:
-        return "open"
-    if percent < settings.crowded_percent:
-        return "busy"
-    return "crowded" if percent < settings.full_percent else "full"
-
-
-def card_member(key: str, info: Any, channel: str) -> Member:
-    """A member from the card's 4 details (an object or a mapping with name, address,
-    birth_date, sex); verified, because the card vouched for them."""
-    get = info.get if isinstance(info, dict) else lambda k, d=None: getattr(info, k, d)
-    born = get("birth_date")
-    return Member(ref=f"card:{key}", channel=channel, verified=True, name=str(get("name", "")),
-                  kana="", address=str(get("address", "")),
-                  birth_date=born.isoformat() if isinstance(born, date) else str(born or ""),
-                  sex=str(get("sex", "0")))
 
 
 class ShelterRole:
@@ -180,9 +74,7 @@ class ShelterRole:
         self._tries: int | None = None
         self._new_status = "open"
         self._move: dict[str, Any] = {}
-        self._stock = {labelled(i, STOCK)[0]: 0 for i in settings.stock_items}
-        self._stock_selected: str | None = None
-        self._stock_entry = ""
+        self._stock = StockSheet(settings.stock_items)
         self._saving: Any = None
         self._after_save: Any = None
         self._present: dict[str, str] = {}  # ref -> "in" | "out", for this stand's own count
@@ -411,16 +303,16 @@ class ShelterRole:
         return self._qr_view()
 
     def _not_added(self, prereg: qrcodes.Prereg) -> set[int]:
-        return {i for i in range(len(prereg.members)) if not self._intake.has(_qr_ref(prereg, i))}
+        return {i for i in range(len(prereg.members)) if not self._intake.has(qr_ref(prereg, i))}
 
     def _qr_admitted(self, prereg: qrcodes.Prereg) -> bool:
-        return any(_qr_ref(prereg, i) in self._present for i in range(len(prereg.members)))
+        return any(qr_ref(prereg, i) in self._present for i in range(len(prereg.members)))
 
     def _qr_view(self) -> list[object]:
         prereg = self._qr_prereg
         rows = [{"name": m.name, "kana": m.kana, "birth_date": m.birth_date.isoformat(), "sex": m.sex,
                  "ticked": i in self._ticks,
-                 "added": bool(self._intake and self._intake.has(_qr_ref(prereg, i)))}
+                 "added": bool(self._intake and self._intake.has(qr_ref(prereg, i)))}
                 for i, m in enumerate(prereg.members)]
         return [self._show("qr_members", members=rows, purpose=self._qr_for)]
 
@@ -432,10 +324,10 @@ class ShelterRole:
         if touch.target != "ok" or not self._ticks:
             return []
         if self._qr_for == "movement":
-            return self._movement([_qr_ref(prereg, i) for i in sorted(self._ticks)])
+            return self._movement([qr_ref(prereg, i) for i in sorted(self._ticks)])
         for i in sorted(self._ticks):
-            if not self._intake.has(_qr_ref(prereg, i)):
-                self._intake.members.append(_qr_member(prereg, i))
+            if not self._intake.has(qr_ref(prereg, i)):
+                self._intake.members.append(qr_member(prereg, i))
         return self._household_view()
 
     # --- touches -------------------------------------------------------------------------
@@ -523,7 +415,7 @@ class ShelterRole:
 
     def _submit_code_b(self) -> list[object]:
         code, self._secret = self._secret, ""
-        if not _code_b_plausible(code):
+        if not code_b_plausible(code):
             return self._refuse("code_b_invalid", ("code_b", "staff_entry", "cancel"))
         if self._card_key is None:
             return self._refuse("card_removed", ("code_b", "staff_entry", "cancel"))
@@ -588,9 +480,7 @@ class ShelterRole:
             return [self._birth_view(None)]
         if touch.target != "sex" or touch.value not in ("1", "2", "9", "0"):
             return []
-        member = Member(ref=f"staff:{secrets.randbelow(10 ** INTAKE_NUMBER_LENGTH):0{INTAKE_NUMBER_LENGTH}d}",
-                        channel="staff", verified=False, name=staff.kana.strip(),
-                        kana=staff.kana.strip(), birth_date=staff.born.isoformat(), sex=touch.value)
+        member = staff_member(staff.kana.strip(), staff.born, touch.value)
         if self._intake is None:
             self._intake = Intake()
         self._intake.members.append(member)
@@ -747,38 +637,22 @@ class ShelterRole:
             self._new_status = touch.value
             return self._record("shelter_status/1", {"status": touch.value}, None, self._status_saved)
         if touch.target == "stock":
-            self._stock_selected, self._stock_entry = None, ""
-            return [self._stock_view()]
+            self._stock.selected, self._stock.entry = None, ""
+            return [self._show("stock", **self._stock.view())]
         return []
 
     def _status_saved(self) -> list[object]:
         self._status = self._new_status
         return [self._show("admin", occupancy=self.occupancy(), saved=True), Signal("ok")]
 
-    def _stock_view(self) -> Show:
-        items = [(key, ja, en, self._stock[key]) for key, ja, en in
-                 (labelled(i, STOCK) for i in self.settings.stock_items)]
-        return self._show("stock", items=items, selected=self._stock_selected, entry=self._stock_entry)
-
     def _touch_stock(self, touch: Touch) -> list[object]:
-        if touch.target in ("plus", "minus", "select") and touch.value in self._stock:
-            if touch.target != "select":
-                step = 1 if touch.target == "plus" else -1
-                self._stock[touch.value] = min(MAX_STOCK, max(0, self._stock[touch.value] + step))
-            self._stock_selected, self._stock_entry = touch.value, ""
-        elif touch.target == "digit" and self._stock_selected and str(touch.value).isdigit():
-            self._stock_entry = (self._stock_entry + str(touch.value))[:5]
-            self._stock[self._stock_selected] = int(self._stock_entry)
-        elif touch.target == "delete" and self._stock_selected:
-            self._stock_entry = self._stock_entry[:-1]
-            self._stock[self._stock_selected] = int(self._stock_entry or 0)
-        elif touch.target == "save":
-            return self._record("stock_count/1", {"items": dict(self._stock)}, None, self._stock_saved)
-        elif touch.target == "back":
+        if self._stock.press(touch.target, touch.value):
+            return [self._show("stock", **self._stock.view())]
+        if touch.target == "save":
+            return self._record("stock_count/1", {"items": dict(self._stock.counts)}, None, self._stock_saved)
+        if touch.target == "back":
             return [self._show("admin", occupancy=self.occupancy())]
-        else:
-            return []
-        return [self._stock_view()]
+        return []
 
     def _stock_saved(self) -> list[object]:
         return [self._show("done", kind="stock"), Signal("ok")]
@@ -808,24 +682,3 @@ class ShelterRole:
 
     def _touch_done(self, touch: Touch) -> list[object]:
         return self._to_idle() if touch.target == "ok" else []
-
-
-def _qr_ref(prereg: qrcodes.Prereg, index: int) -> str:
-    return f"qr:{prereg.reg_id}:{index}"
-
-
-def _qr_member(prereg: qrcodes.Prereg, index: int) -> Member:
-    m = prereg.members[index]
-    return Member(ref=_qr_ref(prereg, index), channel="qr", verified=False, name=m.name, kana=m.kana,
-                  birth_date=m.birth_date.isoformat(), sex=m.sex, needs=list(m.needs))
-
-
-def _code_b_plausible(code: str) -> bool:
-    """YYMMDD (a real date) + expiry year 20xx + 4 digits; the card decides the rest."""
-    if len(code) != CODE_B_LENGTH or not code.isdigit():
-        return False
-    try:
-        date(2000 + int(code[:2]), int(code[2:4]), int(code[4:6]))
-    except ValueError:
-        return False
-    return code[6:8] == "20"
