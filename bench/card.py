@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.card [--taps 200]
 
-Each tap puts the virtual card on the vpcd reader, waits for the kiosk's reader to hand out a
+Each tap puts the virtual card (running in a child process) on the vpcd reader, waits for the kiosk's reader to hand out a
 session ("card present"), then times either the 4 details (tries left, VERIFY, read EF 0002)
 or the staff key (JPKI certificate fingerprint), and takes the card away. The emulator answers
 in microseconds, so these figures measure our code, pyscard and pcscd, not a real card (see
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -25,6 +26,8 @@ from kiosk.nfc.mynumber import MyNumberCard  # noqa: E402
 from kiosk.nfc.reader import PcscReader  # noqa: E402
 from kiosk.nfc.staffid import identify  # noqa: E402
 from tests.fixtures.pcsc import private_pcscd  # noqa: E402
+
+ADDRESS = "宮崎県都城市姫城町6街区21号 市役所本庁舎東棟"
 
 
 def four_info(session) -> None:
@@ -40,12 +43,22 @@ def staff_key(session) -> None:
         raise RuntimeError("no staff key")
 
 
-def run_taps(pcscd, reader: PcscReader, card: VirtualCard, work, taps: int) -> dict:
+def card_process(control, port: int) -> None:
+    """The virtual card in its own process, as a real card is outside the kiosk: no GIL shared
+    with the reader. Commands on ``control``: "insert", "remove", "stop"."""
+    vpcd = VpcdCard(VirtualCard(address=ADDRESS), port)
+    while (command := control.recv()) != "stop":
+        vpcd.insert() if command == "insert" else vpcd.remove()
+        control.send("done")
+    vpcd.remove()
+
+
+def run_taps(control, reader: PcscReader, work, taps: int) -> dict:
     detect, work_ms, apdus = [], [], []
     for _ in range(taps):
-        vpcd = VpcdCard(card, pcscd.port)
         inserted = time.perf_counter()
-        vpcd.insert()
+        control.send("insert")
+        control.recv()
         session = reader.wait_for_card(5.0)
         present = time.perf_counter()
         if session is None:
@@ -55,7 +68,8 @@ def run_taps(pcscd, reader: PcscReader, card: VirtualCard, work, taps: int) -> d
         detect.append((present - inserted) * 1000)
         work_ms.append((done - present) * 1000)
         apdus.append(session.apdu_count)
-        vpcd.remove()
+        control.send("remove")
+        control.recv()
         if not reader.wait_for_removal(session, 5.0):
             raise RuntimeError("removal not seen within 5 s")
     return {"detect": detect, "work": work_ms, "apdus": apdus}
@@ -70,14 +84,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=200)
     args = parser.parse_args()
-    card = VirtualCard(address="宮崎県都城市姫城町6街区21号 市役所本庁舎東棟")
     with private_pcscd() as pcscd:
+        control, child_end = multiprocessing.Pipe()
+        child = multiprocessing.get_context("fork").Process(target=card_process, args=(child_end, pcscd.port))
+        child.start()
         reader = PcscReader(pcscd.reader_name)
         try:
-            results = {"four_info": run_taps(pcscd, reader, card, four_info, args.taps),
-                       "staff_key": run_taps(pcscd, reader, card, staff_key, args.taps)}
+            results = {"four_info": run_taps(control, reader, four_info, args.taps),
+                       "staff_key": run_taps(control, reader, staff_key, args.taps)}
         finally:
             reader.close()
+            control.send("stop")
+            child.join(10)
     print(f"{'flow':<10} {'taps':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'APDUs':>6} {'detect p50 ms':>14}")
     for flow, r in results.items():
         print(f"{flow:<10} {len(r['work']):>5} {statistics.median(r['work']):>8.2f} {pct(r['work'], 99):>8.2f} "

@@ -37,7 +37,7 @@ JPKI_AID = bytes.fromhex("D392F000260100000001")
 VISUAL_AID = bytes.fromhex("D3921000310001010402")
 UNKNOWN_AID = bytes.fromhex("D3921000310001010100")
 # Contactless ATR listed for the card in pcsc-tools' smartcard_list.txt.
-MYNUMBER_ATR = bytes.fromhex("3B8880010000 05E0B381A1007F".replace(" ", ""))
+MYNUMBER_ATR = bytes.fromhex("3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F")
 # EFs of the input-support AP that hold or derive from the individual number.
 NUMBER_EFS = (0x0001, 0x0003, 0x0014)
 
