@@ -149,6 +149,7 @@ class ShelterSection:
     admin_keys: list[str] = field(default_factory=list)
     confirmation_seconds: float = field(default=10.0, metadata=_check(_positive, "a positive number of seconds"))
     idle_timeout_seconds: float = field(default=120.0, metadata=_check(_positive, "a positive number of seconds"))
+    qr_camera: str = ""
 
     def __post_init__(self) -> None:
         if not self.busy_percent < self.crowded_percent < self.full_percent:

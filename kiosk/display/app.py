@@ -60,6 +60,9 @@ class RoleKit:
     identify: Callable[[Any], Any]
     on_sync_state: Callable[[Any], None] = lambda state: None
     run_op: Callable[[Any, CardOp], Any] | None = None
+    # Other input sources (the shelter's QR camera): started with a function that hands the
+    # role an input; returns the function that stops them.
+    inputs: Callable[[Callable[[Any], None]], Callable[[], None]] | None = None
 
 
 @dataclass
@@ -97,18 +100,26 @@ class Kiosk:
         self._sync_stamp: tuple = ()
         self._sync_state = None
         self._hub_reachable: bool | None = None
+        self._stop_inputs: Callable[[], None] | None = None
         self._saves: dict[str, Save] = {}
         self._scanned = ""
 
     # --- the loop ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        from kiosk.display.cards import Arrival
+
         self.refresh_status(force=True)
         self.worker.start()
+        if self.kit.inputs is not None:
+            self._stop_inputs = self.kit.inputs(lambda inp: self.inbox.put(Arrival(inp)))
 
     def stop(self) -> None:
         self.running = False
         self.worker.stop()
+        if self._stop_inputs is not None:
+            self._stop_inputs()
+            self._stop_inputs = None
         self._flush_saves()
 
     def run(self) -> None:

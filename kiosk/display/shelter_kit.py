@@ -66,4 +66,23 @@ def build(config: cfg.Config, simulated: bool = False):
         roster.update((state.roster or {}).get("staff", {}))
         role.handle(SiteUpdate(state.occupancy or None, bool(_hub_reachable(state.health)), roster), read_clock())
 
-    return RoleKit(role, cardops.card_read, on_sync_state, run_op)
+    return RoleKit(role, cardops.card_read, on_sync_state, run_op, camera_inputs(config.shelter.qr_camera))
+
+
+def camera_inputs(device: str):
+    """The QR camera as an extra input source, or None when none is configured."""
+    if not device:
+        return None
+
+    def start(post):
+        from kiosk.display.qrcamera import QrCamera, V4l2Frames
+        from kiosk.roles.base import Scan
+
+        try:
+            camera = QrCamera(V4l2Frames(device), lambda text: post(Scan(text)))
+        except OSError as exc:  # the stand works without it: scanner, cards and staff entry
+            log.error("QR camera not available: %s", exc)
+            return lambda: None
+        camera.start()
+        return camera.stop
+    return start
