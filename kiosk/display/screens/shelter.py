@@ -107,7 +107,8 @@ def idle(canvas: Canvas, params: dict, status: Status) -> None:
     canvas.fill(th.BACKGROUND)
     canvas.text("避難所 受付 / Shelter reception", canvas.rect(20, 6, 440, 50), 32, align="left")
     canvas.text(status.now.strftime("%H:%M"), canvas.rect(20, 52, 440, 40), 28, th.MUTED, align="left")
-    _occupancy(canvas, params.get("occupancy", {}), 470, 10, 310)
+    if "occupancy" in params:  # the loop's own return to idle has no params until the role's next word
+        _occupancy(canvas, params["occupancy"], 470, 10, 310)
     movement = params.get("mode") == "movement"
     canvas.fill(th.AMBER if movement else th.BLUE, canvas.rect(20, 100, 760, 180))
     if movement:
