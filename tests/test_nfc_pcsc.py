@@ -1,11 +1,12 @@
 """The real chain: pyscard -> private pcscd -> vsmartcard-vpcd -> VirtualCard (fixture ``pcscd``)."""
 
+import threading
 import time
 
 import pytest
 
 from kiosk.nfc import probe
-from kiosk.nfc.emulator import VirtualCard
+from kiosk.nfc.emulator import VirtualCard, VpcdCard
 from kiosk.nfc.mynumber import MyNumberCard
 from kiosk.nfc.reader import CardError, CardRemovedError, PcscReader, ReaderState
 from kiosk.nfc.staffid import identify
@@ -82,19 +83,41 @@ def test_pcsc_silent_card_gives_no_response(pcscd, reader):
     assert reader.wait_for_removal(session, 5.0)
 
 
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_pcsc_recovers_after_pcscd_killed_while_waiting(pcscd, reader):
-    assert reader.wait_for_card(0.3) is None and reader.state is ReaderState.READY
-    pcscd.kill()
-    assert reader.wait_for_card(0.5) is None
-    assert reader.state is ReaderState.SERVICE_DOWN
-    pcscd.start()
-    with pcscd.card(VirtualCard(name="復旧 確認")):
-        started = time.monotonic()
-        session = reader.wait_for_card(10.0)
-        assert session is not None and time.monotonic() - started < 10.0
+    assert reader.state is ReaderState.READY
+    vpcd = VpcdCard(VirtualCard(name="復旧 確認"), pcscd.port)
+    seen = {}
+
+    def crash_and_come_back():
+        pcscd.kill()
+        seen["noticed"] = wait_until(lambda: reader.state is ReaderState.SERVICE_DOWN, 5.0)
+        pcscd.start()
+        seen["restarted"] = time.monotonic()
+        vpcd.insert()
+
+    worker = threading.Thread(target=crash_and_come_back)
+    worker.start()
+    try:
+        session = reader.wait_for_card(20.0)  # pcscd dies and returns during this one call
+        worker.join(10)
+        assert seen["noticed"], "the waiting reader did not report the card service down"
+        assert session is not None and time.monotonic() - seen["restarted"] < 10.0
         assert reader.state is ReaderState.READY
         mn = MyNumberCard(session)
         assert mn.verify_pin("1234").ok and mn.read_basic_info().name == "復旧 確認"
+    finally:
+        worker.join(10)
+        vpcd.remove()
+        pcscd.wait_for_empty_reader()
 
 
 def test_pcsc_service_down_at_start_then_up(pcscd):
@@ -127,6 +150,7 @@ def test_probe_lists_applications_and_reads_with_pin(pcscd, tmp_path, capsys):
     assert "no config file" in out and "ATR: 3B 88 80 01" in out and "PIN tries left: 3" in out
     assert "yes  公的個人認証 JPKI" in out and "現地 確認" in out and "5678" not in out
     assert "00 20 00 80 04 ** ** ** **" in out
+    assert not any(card.selected(fid) for fid in (0x0001, 0x0003, 0x0014))
 
 
 def test_probe_without_pin_sends_no_verify_data(pcscd, capsys):
