@@ -70,8 +70,8 @@ SEXES = {"1": ("男性", "Male"), "2": ("女性", "Female"), "9": ("その他", 
 
 MOVES = {"out": ("一時外出", "Going out"), "back": ("戻り", "Back"), "leave": ("退所", "Leaving")}
 
-CHANNELS = {"card": ("マイナンバーカード", "My Number Card"), "code_b": ("カード（照合番号B）", "Card (code B)"),
-            "qr": ("事前登録QR", "Pre-registration QR"), "staff": ("職員入力・未確認", "Staff entry, unverified")}
+CHANNELS = {"card": ("カード", "card"), "code_b": ("照合番号B", "code B"), "qr": ("QR", "QR"),
+            "staff": ("職員入力・未確認", "staff entry, unverified")}
 
 
 def labelled(entry: str, built_in: dict[str, tuple[str, str]]) -> tuple[str, str, str]:

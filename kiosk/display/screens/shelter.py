@@ -14,7 +14,7 @@ from kiosk.birthdate import ERA_LABELS, digits_needed
 from kiosk.display import theme as th
 from kiosk.display.screens import screen
 from kiosk.display.screens.common import Canvas, Status, status_bar
-from kiosk.roles.shelter_text import CARE, LEVELS, MOVES, PETS, REFUSALS, SEXES, STAYS, labelled
+from kiosk.roles.shelter_text import CARE, CHANNELS, LEVELS, MOVES, PETS, REFUSALS, SEXES, STAYS, labelled
 
 LEVEL_COLOURS = {"open": th.GREEN, "busy": th.BLUE, "crowded": th.AMBER, "full": th.RED, "closed": th.RED,
                  "unknown": th.MUTED}
@@ -26,8 +26,6 @@ OPTIONS = {
     "retry": "もう一度保存 / Save again",
 }
 FIELD = (255, 255, 255)
-# How each member was registered, short enough for one line of the household list.
-SHORT_CHANNELS = {"card": "カード", "code_b": "照合番号B", "qr": "QR", "staff": "職員入力・未確認"}
 
 
 def _pad(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
@@ -75,7 +73,7 @@ def _people_lines(members: list[dict]) -> str:
     for m in members:
         name = m.get("name") or m.get("kana") or ""
         kana_part = f"（{m['kana']}）" if m.get("kana") and m.get("kana") != name else ""
-        how = SHORT_CHANNELS.get(m.get("channel", ""), "")
+        how = CHANNELS.get(m.get("channel", ""), ("", ""))[0]
         lines.append(f"{name}{kana_part}  {_birth_label(m.get('birth_date', ''))}  "
                      f"{SEXES.get(m.get('sex', '0'), ('', ''))[0]}  [{how}]")
     return "\n".join(lines)
