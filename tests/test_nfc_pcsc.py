@@ -175,3 +175,18 @@ def test_pcsc_state_known_before_first_wait(pcscd):
     down = PcscReader(pcscd.reader_name)
     assert down.state is ReaderState.SERVICE_DOWN
     down.close()
+
+
+def test_pcsc_abandoned_session_does_not_lock_reader(pcscd):
+    def tap_and_forget():
+        forgotten = PcscReader(pcscd.reader_name)
+        MyNumberCard(forgotten.wait_for_card(5.0)).pin_tries_left()  # never closed
+
+    with pcscd.card():
+        tap_and_forget()
+    reader = PcscReader(pcscd.reader_name)
+    try:
+        with pcscd.card():
+            assert MyNumberCard(reader.wait_for_card(5.0)).pin_tries_left() == 3
+    finally:
+        reader.close()

@@ -151,6 +151,13 @@ class PcscSession(CardSession):
         else:  # a transmit may still hold the context; do not wait behind it
             threading.Thread(target=release, name="release", daemon=True).start()
 
+    def __del__(self) -> None:
+        # An abandoned exclusive connection would lock the reader for every later connect.
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to release into
+            pass
+
 
 def _message(s, hresult: int) -> str:
     return f"{s.SCardGetErrorMessage(hresult)} ({hresult & 0xFFFFFFFF:#010x})"
