@@ -81,7 +81,11 @@ disk_floor_mb = 0
 """)
     hub = spawn(["-m", "cityhub.cli", "serve", "--city", CITY, "--db", f"sqlite:///{tmp}/hub.db",
                  "--mqtt", broker.url], tmp / "hub.log")
-    wait_for(lambda: "connected to" in (tmp / "hub.log").read_text(), 30, "the hub to connect")
+    try:
+        wait_for(lambda: "connected to" in (tmp / "hub.log").read_text(), 90, "the hub to connect")
+    except SystemExit:
+        print((tmp / "hub.log").read_text()[-3000:])
+        raise
     segments = data / "outbox"
     start = time.perf_counter()
     sync = spawn(["-m", "kiosk.cli", "--config", str(config), "sync"], tmp / "sync.log")

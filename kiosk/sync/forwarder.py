@@ -125,14 +125,14 @@ class Forwarder:
         """The next batch from ``events`` (at least one event, within the size bounds) and the rest."""
         chosen, size = [], 0
         for event in events[:BATCH_MAX_EVENTS]:
-            raw = event.to_dict()
-            size += len(protocol.encode(raw)) + 1
+            encoded = protocol.encode(protocol.event_dict(event))
+            size += len(encoded) + 1
             if chosen and size > BATCH_MAX_BYTES:
                 break
-            chosen.append((event, raw))
+            chosen.append((event, encoded))
         batch_id = uuid.uuid4().hex
-        payload = protocol.encode_batch(batch_id, [raw for _e, raw in chosen])
-        return Batch(batch_id, payload, {e.seq: e.id for e, _raw in chosen}), events[len(chosen):]
+        payload = protocol.join_batch(batch_id, [encoded for _e, encoded in chosen])
+        return Batch(batch_id, payload, {e.seq: e.id for e, _encoded in chosen}), events[len(chosen):]
 
     def _send(self, batch: Batch, now: float) -> None:
         if self.link.publish(protocol.evt_topic(self.city, self.dev), batch.payload) is not None:
