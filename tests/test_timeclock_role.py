@@ -182,6 +182,14 @@ def test_unknown_card_reported_once_per_window():
     assert len(h.events) == 1 and shows(effects)[0].screen == "unknown"
 
 
+def test_unknown_card_reported_again_after_window():
+    h = Harness(double_tap_seconds=60)
+    h.tap("key-stranger")
+    h.clock.advance(61)
+    h.tap("key-stranger")
+    assert [e.schema for e in h.events] == ["unknown_card/1", "unknown_card/1"]
+
+
 @pytest.mark.parametrize("error", ["unreadable", "not_mynumber", "removed", None])
 def test_unreadable_card_records_nothing(error):
     h = Harness()

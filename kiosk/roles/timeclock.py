@@ -151,9 +151,10 @@ class TimeclockRole:
 
     def _unknown(self, key: str, now: ClockReading) -> list[object]:
         effects: list[object] = [Show("unknown", {}, self.settings.result_seconds * 2), Signal("error")]
-        seen = self._unknown_seen.get(key)
+        window_ns = self.settings.double_tap_seconds * 1e9
         # One event per card per window: a confused person tapping five times is one report.
-        if seen is None or (now.mono_ns - seen) / 1e9 >= self.settings.double_tap_seconds:
+        self._unknown_seen = {k: t for k, t in self._unknown_seen.items() if now.mono_ns - t < window_ns}
+        if key not in self._unknown_seen:
             self._unknown_seen[key] = now.mono_ns
             effects.append(Record(self._event("unknown_card/1", {"staff_key": key}, now)))
         return effects
