@@ -134,3 +134,36 @@ def test_shelter_app_refuses_to_start_without_the_hub_key(tmp_path, capsys, pins
     shelter_config(tmp_path / "data", "", path)
     assert app.main([], path) == 2
     assert "[hub] public_key: required for role shelter" in capsys.readouterr().err
+
+
+def test_shelter_app_op_sent_at_once_is_not_taken_for_stale():
+    """The role answers a tap with CardOp("tries_left") immediately; the worker must serve it,
+    however fast the answer comes (here: before post() even returns)."""
+    import threading
+
+    from kiosk import cardops
+    from kiosk.display.cards import CardWorker
+    from kiosk.nfc.mynumber import MyNumberCard
+    from kiosk.roles.base import CardOp, CardRead, CardResult
+
+    reader, results, done = EmulatorReader(), [], threading.Event()
+
+    def post(arrival):
+        if isinstance(arrival.input, CardRead):
+            worker.ops.put(CardOp("tries_left"))
+        elif isinstance(arrival.input, CardResult):
+            results.append(arrival.input)
+            if arrival.input.op == "tries_left":
+                done.set()
+
+    worker = CardWorker(reader, cardops.card_read, post, lambda session, op: cardops.run(op, MyNumberCard(session)))
+    worker.ops.put(CardOp("release"))  # left over from a card that has gone
+    worker.start()
+    try:
+        reader.insert(VirtualCard(pin_tries=2))
+        assert done.wait(10)
+    finally:
+        worker.stopping.set()
+        reader.remove()
+        worker.join(5)
+    assert results == [CardResult("release", error="removed"), CardResult("tries_left", 2)]

@@ -74,6 +74,8 @@ class CardWorker(threading.Thread):
 
     def _tap(self, session) -> None:
         handed_over = time.perf_counter()
+        # Before the role hears of this card: an op it sends in answer must not be taken for stale.
+        self._drain_stale_ops()
         try:
             read = self.identify(session)
         except CardRemovedError:
@@ -89,7 +91,6 @@ class CardWorker(threading.Thread):
     def _while_present(self, session) -> None:
         """Serve CardOps while the role holds the card (until a ``release`` op or the card is
         gone), then wait for the card to leave; a role without ops lets go at once."""
-        self._drain_stale_ops()
         held = self.run_op is not None
         while held and not self.stopping.is_set():
             try:
