@@ -92,6 +92,9 @@ def test_display_screen_renders_japanese_without_tofu(font_path, name):
 def test_display_buttons_inside_screen_at_every_layout(font_path, size):
     for name in CASES:
         canvas = render(font_path, name, size)
+        if name in ("idle_offline", "offline", "enrol_number"):
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            pygame.image.save(canvas.surface, str(ARTIFACTS / f"timeclock_{name}_{size[0]}x{size[1]}.png"))
         bounds = canvas.surface.get_rect()
         for button in canvas.buttons:
             assert bounds.contains(button.rect), (name, button)
@@ -112,6 +115,14 @@ def test_display_long_name_shrinks_to_fit(font_path):
     font = pygame.font.Font(font_path, px)
     assert px < 54 and all(font.size(line)[0] <= 720 for line in lines)
     assert font.get_linesize() * len(lines) <= 70
+
+
+def test_display_wrap_never_starts_line_with_closing_punctuation(font_path):
+    from kiosk.display.screens.common import NO_LINE_START, fit_text
+    text = "管理者にカードの登録を依頼してください。今日の出退勤は紙の出勤簿に記入してください。"
+    for width in range(200, 760, 37):
+        _, lines = fit_text(font_path, text, 34, width, 400)
+        assert all(line[:1] not in NO_LINE_START for line in lines), lines
 
 
 def test_display_number_pad_has_all_digits(font_path):

@@ -7,11 +7,19 @@ import pygame
 
 from kiosk.display.simulate import DEMO_STAFF, demo_card
 from kiosk.nfc.reader import PcscReader
-from tests.test_display_app import (ARTIFACTS, GREEN, RED, assert_offline_pattern, display, kiosk_factory,  # noqa: F401
+from kiosk.outbox import SyncState
+from tests.test_display_app import (ARTIFACTS, BUZZER, GREEN, RED, display, kiosk_factory,  # noqa: F401
                                     pins, run_until, stored, wait_for_changes)
 
 
+def assert_lit_for(pin, seconds: float) -> None:
+    """One on-period of ``seconds`` (mock pin timestamps are deltas between changes)."""
+    assert [bool(s.state) for s in pin.states] == [False, True, False]
+    assert abs(pin.states[2].timestamp - seconds) < 0.05
+
+
 def test_timeclock_e2e_vpcd_tap_punches_shows_result_and_signals(pcscd, kiosk_factory, tmp_path, pins):
+    SyncState(health={"connected": True, "hub_online": True}).save(tmp_path)  # city server reachable
     kiosk = kiosk_factory(reader=PcscReader(pcscd.reader_name))
     with pcscd.card(demo_card(7)):
         run_until(kiosk, lambda: kiosk.screen.name == "result" and not kiosk.dirty, timeout=20)
@@ -19,8 +27,13 @@ def test_timeclock_e2e_vpcd_tap_punches_shows_result_and_signals(pcscd, kiosk_fa
     assert event.schema == "punch/1"
     assert event.data["staff_id"] == DEMO_STAFF[7][0] and event.data["direction"] == "in"
     assert event.data["staff_key"].startswith("jpki:")
-    assert kiosk.screen.params["name"] == DEMO_STAFF[7][1]
-    assert_offline_pattern(pins)
+    assert kiosk.screen.params["name"] == DEMO_STAFF[7][1] and kiosk.screen.params["kept_offline"] is False
+    # kiosk.feedback PATTERNS["ok"]: green for 1.5 s, one 0.1 s beep, red dark.
+    wait_for_changes(pins.pin(GREEN), 2)
+    wait_for_changes(pins.pin(BUZZER), 2)
+    assert_lit_for(pins.pin(GREEN), 1.5)
+    assert_lit_for(pins.pin(BUZZER), 0.1)
+    assert not any(s.state for s in pins.pin(RED).states)
     pygame.image.save(kiosk.surface, str(ARTIFACTS / "e2e_vpcd_result_800x480.png"))
 
 

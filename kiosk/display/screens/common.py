@@ -20,6 +20,7 @@ from kiosk.display import theme as th
 from kiosk.display.screens import screen
 
 WEEKDAYS_JA = "月火水木金土日"
+NO_LINE_START = set("、。，．・：；？！ー」』）】〕ゃゅょっャュョッ")
 _TOKENS = re.compile(r"[A-Za-z0-9.,;:'’!?()/&%+\-]+ *| +|.", re.S)
 
 
@@ -120,7 +121,8 @@ def wrap(font: pygame.font.Font, text: str, width: int) -> list[str]:
     for paragraph in text.split("\n"):
         line = ""
         for token in _TOKENS.findall(paragraph):
-            if line and font.size(line + token.rstrip())[0] > width:
+            # 禁則: closing punctuation never starts a line; fit_text shrinks the font instead.
+            if line and token not in NO_LINE_START and font.size(line + token.rstrip())[0] > width:
                 lines.append(line.rstrip())
                 line = token.lstrip()
             else:

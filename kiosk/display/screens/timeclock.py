@@ -28,10 +28,10 @@ def _confirmation(params: dict, status: Status) -> tuple[str, tuple[int, int, in
     """Whether the punch is confirmed by the city server yet, or kept on this device."""
     seq = params.get("seq", 0)
     if seq and status.confirmed_through >= seq:
-        return "市のサーバーで確認済み / Confirmed by the city server", th.GREEN
+        return "市のサーバーで確認済み\nConfirmed by the city server", th.GREEN
     if status.hub_reachable:
-        return "記録しました・市のサーバーへ送信中 / Recorded, sending to the city server", th.GREEN
-    return "この端末に保存しました(後で送信) / Kept on this device, sent later", th.AMBER
+        return "記録しました・市のサーバーへ送信中\nRecorded, sending to the city server", th.GREEN
+    return "この端末に保存しました(後で送信)\nKept on this device, sent later", th.AMBER
 
 
 def _person(canvas: Canvas, params: dict, top: float) -> None:
