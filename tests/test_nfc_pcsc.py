@@ -70,6 +70,9 @@ def test_pcsc_card_left_on_reader_is_handed_out_once(pcscd, reader):
         session.close()
         assert reader.wait_for_card(1.0) is None
         assert not reader.wait_for_removal(session, 0.5)
+        other = PcscReader(pcscd.reader_name)  # a fresh reader: the card on it is news
+        assert other.wait_for_card(0) is not None
+        other.close()
 
 
 def test_pcsc_silent_card_gives_no_response(pcscd, reader):

@@ -33,11 +33,6 @@ class Response:
     def ok(self) -> bool:
         return self.sw == SW_OK
 
-    @property
-    def tries_left(self) -> int | None:
-        """x from ``63 Cx`` (VERIFY failed / retry counter), else None."""
-        return self.sw & 0x0F if self.sw & 0xFFF0 == 0x63C0 else None
-
 
 class MalformedResponse(ValueError):
     """A response shorter than a status word."""

@@ -130,10 +130,6 @@ class VirtualCard:
         self._gone.clear()
         self.reset()
 
-    @property
-    def blocked(self) -> bool:
-        return self.pin_tries == 0
-
     def selected(self, fid: int, aid: bytes = TEXT_AID) -> bool:
         """Whether a SELECT of ``fid`` under ``aid`` was ever received (for test assertions)."""
         current = None
@@ -389,10 +385,6 @@ class VpcdCard:
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
-
-    @property
-    def connected(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _serve(self, sock: socket.socket) -> None:
         try:

@@ -166,6 +166,14 @@ def _message(s, hresult: int) -> str:
 PNP = "\\\\?PnP?\\Notification"
 
 
+def _slices(timeout: float):
+    """The time left before ``timeout`` runs out, once per loop; always at least one look."""
+    deadline = time.monotonic() + timeout
+    yield max(timeout, 0.0)
+    while (remaining := deadline - time.monotonic()) > 0:
+        yield remaining
+
+
 class PcscReader:
     """A PC/SC reader chosen by a substring of its name (the first reader if empty).
 
@@ -247,8 +255,7 @@ class PcscReader:
 
     def wait_for_card(self, timeout: float):
         """A session on a newly presented card, or None after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
+        for remaining in _slices(timeout):
             if not self._ensure_context():
                 time.sleep(max(0.0, min(remaining, self._retry_at - time.monotonic())))
                 continue
@@ -279,8 +286,7 @@ class PcscReader:
         """Close ``session``; True once its card has left the reader (or pcscd lost it),
         False if it is still there after ``timeout`` seconds."""
         session.close()
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
+        for remaining in _slices(timeout):
             if not self._ensure_context():
                 return True
             event = self._wait_change(session.reader_name, self._s.SCARD_STATE_UNAWARE, 0)
