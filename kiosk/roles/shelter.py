@@ -247,9 +247,9 @@ class ShelterRole:
         return []
 
     def _after_tries(self, result: CardResult) -> list[object]:
-        if result.error:
-            return self._card_error(result.error)
-        return self._pin_or_warning(int(result.value), wrong=False)
+        if result.error or not _is_count(result.value):
+            return self._card_error(result.error or "unreadable")
+        return self._pin_or_warning(result.value, wrong=False)
 
     def _pin_or_warning(self, tries: int, wrong: bool) -> list[object]:
         self._tries = tries
@@ -264,13 +264,14 @@ class ShelterRole:
         if result.error is None:
             return [self._show("reading"), CardOp("read_basic_info")]
         if result.error == "wrong_pin" and result.op == "verify_pin":
-            return self._pin_or_warning(int(result.value or 0), wrong=True)
+            return self._pin_or_warning(result.value if _is_count(result.value) else 0, wrong=True)
         if result.error in ("wrong_pin", "wrong_code"):
             return self._refuse("code_b_wrong", ("staff_entry", "cancel"))
         return self._card_error(result.error)
 
     def _after_basic_info(self, result: CardResult) -> list[object]:
-        if result.error or result.value is None:
+        value = result.value
+        if result.error or not (isinstance(value, dict) or hasattr(value, "birth_date")):
             return self._card_error(result.error or "unreadable")
         self._pending = card_member(self._card_key or "", result.value, self._card_channel)
         return [self._show("member_confirm", member=self._pending.view()), Signal("ok")]
@@ -682,3 +683,8 @@ class ShelterRole:
 
     def _touch_done(self, touch: Touch) -> list[object]:
         return self._to_idle() if touch.target == "ok" else []
+
+
+def _is_count(value: object) -> bool:
+    """A tries-left figure from the card side (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
