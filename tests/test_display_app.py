@@ -252,3 +252,24 @@ def test_app_simulate_without_config_uses_builtin(tmp_path, monkeypatch):
 def test_app_missing_config_without_simulate_is_error(tmp_path, capsys):
     assert app.main([], tmp_path / "missing.toml") == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_app_kiosk_run_simulate_starts_and_stops_on_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("GPIOZERO_PIN_FACTORY", None)  # --simulate must choose mock pins itself
+    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--config", str(tmp_path / "none.toml"), "run",
+                                "--simulate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert "keys 1-9 tap staff cards" in line, process.stderr.read() if process.poll() is not None else line
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (tmp_path / "city-kiosk" / "simulate" / "outbox").is_dir()

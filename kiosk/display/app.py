@@ -460,7 +460,7 @@ def main(argv: list[str], config_path: Path | None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: setattr(kiosk, "running", False))
     if args.simulate:
         print(f"kiosk run --simulate: data in {config.data_dir}; keys 1-9 tap staff cards "
-              "(1 = admin), 0 an unknown card, Esc quits")
+              "(1 = admin), 0 an unknown card, Esc quits", flush=True)
     try:
         kiosk.run()
     finally:
