@@ -340,7 +340,16 @@ def test_enrolment_cancel_returns_to_idle():
     assert h.events[-1].schema == "punch/1"
 
 
-def test_saved_state_with_garbage_is_tolerated():
-    h = Harness(state={"last": {"key-hanako": {"nonsense": 1}}, "bindings": {"k": 5}})
+@pytest.mark.parametrize("state", [
+    {"last": {"key-hanako": {"nonsense": 1}}, "bindings": {"k": 5}},
+    {"last": {"key-hanako": {"event_id": "e", "time": "yesterday", "direction": "in", "boot": "b",
+                             "mono_ns": 1}}},
+    {"last": {"key-hanako": {"event_id": "e", "time": "2026-12-03T08:00:00+09:00", "direction": "sideways",
+                             "boot": "b", "mono_ns": 1}}},
+    {"last": {"key-hanako": "string"}},
+    {"last": [1, 2], "bindings": ["x"]},
+])
+def test_saved_state_with_garbage_is_tolerated(state):
+    h = Harness(state=state)
     h.tap("key-hanako")
     assert h.events[0].data["direction"] == "in"

@@ -20,8 +20,7 @@ Screens shown (their params are the contract with kiosk/display/screens/timecloc
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
 
 from kiosk.clock import ClockReading
 from kiosk.events import Event, new_event
@@ -54,11 +53,11 @@ class LastPunch:
     boot: str
     mono_ns: int
 
-    def working_day(self, boundary: time) -> Any:
+    def working_day(self, boundary: time) -> date:
         return _working_day(datetime.fromisoformat(self.time), boundary)
 
 
-def _working_day(wall: datetime, boundary: time) -> Any:
+def _working_day(wall: datetime, boundary: time) -> date:
     return (wall - timedelta(hours=boundary.hour, minutes=boundary.minute)).date()
 
 
@@ -88,12 +87,18 @@ class TimeclockRole:
     # --- state kept on the device -----------------------------------------------------------
 
     def _load(self, state: dict) -> None:
-        for key, raw in (state.get("last") or {}).items():
+        last, bindings = state.get("last"), state.get("bindings")
+        for key, raw in (last.items() if isinstance(last, dict) else ()):
             try:
-                self._last[key] = LastPunch(**raw)
-            except TypeError:
+                punch = LastPunch(**raw)
+                datetime.fromisoformat(punch.time)
+                if punch.direction not in ("in", "out") or not isinstance(punch.mono_ns, int):
+                    raise ValueError(punch.direction)
+            except (TypeError, ValueError):
                 continue  # a malformed entry only costs that person's toggle
-        self._bindings = {k: v for k, v in (state.get("bindings") or {}).items() if isinstance(v, str)}
+            self._last[key] = punch
+        self._bindings = {k: v for k, v in (bindings.items() if isinstance(bindings, dict) else ())
+                          if isinstance(v, str)}
 
     def _save(self) -> Save:
         return Save(STATE_NAME, {"last": {k: vars(v) for k, v in self._last.items()},
