@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 import time
 import unicodedata
@@ -32,7 +33,10 @@ from sqlalchemy import (Column, Connection, Engine, Float, Integer, MetaData, St
 from cityhub import store
 from kiosk.roles.shelter import ShelterSettings, congestion
 
+log = logging.getLogger(__name__)
+
 SCHEMAS = ("admission/1", "departure/1", "stock_count/1", "shelter_status/1")
+MOVES = {"out": "out", "back": "in", "leave": "left"}  # departure kind -> the person's state
 # The hub's congestion thresholds: VACAN's four levels (the stands' own defaults).
 THRESHOLDS = ShelterSettings(dev="hub", site="*")
 DEFAULT_SNAPSHOT_TIMES = ("06:00", "12:00", "18:00")
@@ -75,10 +79,40 @@ def shelter_events(conn: Connection, site: str | None = None, until: datetime | 
     for row in conn.execute(query):
         body = json.loads(row.body)
         stamp = datetime.fromisoformat(body["time"])
+        pii = json.loads(row.pii) if row.pii else None
+        if not well_formed(row.schema, body.get("data"), pii):
+            log.warning("%s seq %d: %s event of an unexpected shape left out of the shelter views",
+                        row.dev, row.seq, row.schema)
+            continue
         if until is None or stamp <= until:
-            found.append(ShelterEvent(row.schema, row.site, row.dev, row.seq, stamp, body.get("data", {}),
-                                      json.loads(row.pii) if row.pii else None))
+            found.append(ShelterEvent(row.schema, row.site, row.dev, row.seq, stamp, body["data"], pii))
     return sorted(found, key=lambda e: (e.time, e.dev, e.seq))
+
+
+def well_formed(schema: str, data: Any, pii: Any) -> bool:
+    """Whether an event has the shape the stands send; the ingest stored it as a fact either
+    way, but a view must not stumble over a buggy or hostile kiosk's event."""
+    if not isinstance(data, dict):
+        return False
+    if schema == "admission/1":
+        members = data.get("members")
+        return (isinstance(data.get("household"), str) and _count(data.get("staying"))
+                and isinstance(members, list) and all(isinstance(m, dict) and isinstance(m.get("ref"), str)
+                                                      for m in members)
+                and (pii is None or (isinstance(pii, dict) and isinstance(pii.get("members", []), list)
+                                     and all(isinstance(m, dict) and isinstance(m.get("ref", ""), str)
+                                             for m in pii.get("members", [])))))
+    if schema == "departure/1":
+        refs = data.get("refs")
+        return isinstance(refs, list) and all(isinstance(r, str) for r in refs) and data.get("kind") in MOVES
+    if schema == "stock_count/1":
+        items = data.get("items")
+        return isinstance(items, dict) and all(_count(v) for v in items.values())
+    return data.get("status") in ("open", "full", "closed")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # --- who is where ------------------------------------------------------------------------------
@@ -109,7 +143,7 @@ def registrations(events: Iterable[ShelterEvent]) -> dict[tuple[str, str], Perso
             for ref in event.data.get("refs", []):
                 person = people.get((event.site, ref))
                 if person is not None:
-                    person.state = {"out": "out", "back": "in", "leave": "left"}.get(event.data.get("kind"), person.state)
+                    person.state = MOVES[event.data["kind"]]
     return people
 
 
@@ -123,7 +157,7 @@ def status(conn: Connection, site: str) -> str:
     """The last 満 / 受付停止 / open an admin set on a stand of this site."""
     latest = "open"
     for event in shelter_events(conn, site):
-        if event.schema == "shelter_status/1" and event.data.get("status") in ("open", "full", "closed"):
+        if event.schema == "shelter_status/1":
             latest = event.data["status"]
     return latest
 
@@ -149,7 +183,7 @@ def identity_keys(person: Person) -> set[str]:
     keys = set() if person.ref.startswith("staff:") else {person.ref}
     born = person.details.get("birth_date")
     for name in (person.details.get("name"), person.details.get("kana")):
-        if name and born:
+        if isinstance(name, str) and name.strip() and isinstance(born, str) and born:
             keys.add(f"person:{_normal(name)}|{born}")
     return keys
 

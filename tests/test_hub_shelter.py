@@ -158,6 +158,53 @@ def test_hub_shelter_stock_and_admin_status(hub, tmp_path, keys):
     assert protocol.parse_occupancy(message.payload)["level"] == "closed"
 
 
+@pytest.mark.parametrize("schema, data, pii", [
+    ("admission/1", {"household": "h", "staying": 1, "members": "everyone"}, None),
+    ("admission/1", {"household": "h", "staying": True, "members": []}, None),
+    ("admission/1", {"household": "h", "staying": 1, "members": [{"ref": ["x"]}]}, None),
+    ("admission/1", {"household": "h", "staying": 1, "members": [{"ref": "card:x"}]}, {"members": [{"ref": {}}]}),
+
+    ("departure/1", {"refs": "card:x", "kind": "leave"}, None),
+    ("departure/1", {"refs": ["card:x"], "kind": "teleport"}, None),
+    ("stock_count/1", {"items": {"water_2l": -3}}, None),
+    ("shelter_status/1", {"status": "party"}, None),
+])
+def test_hub_shelter_odd_events_do_not_break_the_views(hub, tmp_path, keys, schema, data, pii):
+    """A buggy or hostile kiosk's event is stored (a fact) but kept out of the counts."""
+    from kiosk.clock import read_clock
+    from kiosk.events import new_event
+    from kiosk.privacy import seal
+    stand = stand_at(tmp_path, keys, "sh-a-1", "school-a")
+    admit_card(stand, VirtualCard())
+    odd = new_event(schema, data, dev="sh-a-1", site="school-a", clock=read_clock(),
+                    pii=seal(pii, keys[0].public_key) if pii else None)
+    stand.outbox.append(odd)
+    out = deliver(hub, stand)
+    assert [r.status for r in protocol.parse_ack(out[0].payload).results] == ["stored", "stored"]
+    with hub.engine.connect() as conn:
+        assert shelter.headcount(conn, "school-a") == 1
+        assert shelter.status(conn, "school-a") == "open"
+        shelter.duplicates(conn)
+        shelter.stock(conn)
+
+
+def test_hub_shelter_odd_personal_data_values_are_not_identities(hub, tmp_path, keys):
+    from kiosk.clock import read_clock
+    from kiosk.events import new_event
+    from kiosk.privacy import seal
+    stand = stand_at(tmp_path, keys, "sh-a-1", "school-a")
+    odd = new_event("admission/1", {"household": "h", "staying": 1, "members": [{"ref": "staff:000001"}]},
+                    dev="sh-a-1", site="school-a", clock=read_clock(),
+                    pii=seal({"members": [{"ref": "staff:000001", "name": 5, "birth_date": ["1990"]}]},
+                             keys[0].public_key))
+    stand.outbox.append(odd)
+    deliver(hub, stand)
+    with hub.engine.connect() as conn:
+        assert shelter.headcount(conn, "school-a") == 1
+        (person,) = shelter.registrations(shelter.shelter_events(conn)).values()
+    assert shelter.identity_keys(person) == set()
+
+
 def test_hub_shelter_snapshots_at_the_configured_times(hub, tmp_path, keys):
     stand = stand_at(tmp_path, keys, "sh-a-1", "school-a")
     admit_card(stand, VirtualCard())
