@@ -273,3 +273,28 @@ def test_app_kiosk_run_simulate_starts_and_stops_on_sigterm(tmp_path):
             process.kill()
             process.wait()
     assert (tmp_path / "city-kiosk" / "simulate" / "outbox").is_dir()
+
+
+def test_app_card_worker_survives_identify_bug(display, pins, tmp_path):
+    reader = EmulatorReader()
+    config = kiosk_config(tmp_path)
+    kit = app.timeclock_kit(config)
+    identify, calls = kit.identify, []
+
+    def flaky(session):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ZeroDivisionError("parser bug")
+        return identify(session)
+
+    kit.identify = flaky
+    save_local(tmp_path, demo_entries())
+    kiosk = app.Kiosk(config, kit, reader=reader, outbox=Outbox(tmp_path, disk_floor_bytes=0),
+                      feedback=Feedback(GREEN, RED, BUZZER), surface=display[0], theme=display[1])
+    kiosk.start()
+    try:
+        tap(kiosk, 1, "card_error")
+        tap(kiosk, 1, "result")  # the worker is still reading cards
+    finally:
+        kiosk.stop()
+        kiosk.feedback.close()

@@ -85,6 +85,9 @@ class CardWorker(threading.Thread):
         except NfcError as exc:
             log.warning("card: %s", exc)
             read = CardRead(None, "unreadable")
+        except Exception:  # noqa: BLE001 - a parser bug on one odd card must not stop all reading
+            log.exception("card: unexpected failure")
+            read = CardRead(None, "unreadable")
         self.post(Arrival(read, handed_over, time.perf_counter()))
         self._while_present(session)
 
