@@ -380,16 +380,18 @@ def done(canvas: Canvas, params: dict, status: Status) -> None:
         stay = STAYS.get(params.get("stay", "shelter"), ("", ""))
         canvas.text(f"滞在場所 / Staying: {stay[0]} {stay[1]}", canvas.rect(30, 300, 740, 36), 22, align="left")
         numbers = "  ".join(f"{name}: {number}" for name, number in params.get("numbers", []))
-        if numbers:
-            canvas.text(f"受付番号（外出・退所のときに） / Intake no. for going out: {numbers}",
-                        canvas.rect(30, 336, 740, 44), 22, th.BLUE, align="left")
+        if numbers:  # staff-entered people quote it to go out or leave: large enough to copy down
+            canvas.text(f"受付番号 / Intake no.  {numbers}", canvas.rect(30, 334, 540, 48), 32, th.BLUE,
+                        align="left")
+            canvas.text("外出・退所のときに使います。控えてください / Keep it: you need it to go out or leave",
+                        canvas.rect(30, 380, 540, 28), 16, th.BLUE, align="left")
     elif kind == "stock":
         canvas.band(th.GREEN, "在庫を記録しました", "Stock count saved")
     else:
         ja, en = MOVES.get(kind, ("記録", "Recorded"))
         canvas.band(th.GREEN, f"{ja}を記録しました", f"{en}: recorded")
         canvas.text(f"{params.get('people', 1)} 人 / people", canvas.rect(30, 160, 740, 80), 40)
-    canvas.text("この画面は自動で消えます / This screen clears itself", canvas.rect(30, 380, 500, 40), 18,
+    canvas.text("この画面は自動で消えます / This screen clears itself", canvas.rect(30, 420, 500, 40), 18,
                 th.MUTED, align="left")
     canvas.button("ok", "OK", canvas.rect(580, 390, 200, 80), size=28, colour=th.BLUE, text_colour=th.WHITE)
 
