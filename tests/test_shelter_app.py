@@ -167,3 +167,28 @@ def test_shelter_app_op_sent_at_once_is_not_taken_for_stale():
         reader.remove()
         worker.join(5)
     assert results == [CardResult("release", error="removed"), CardResult("tries_left", 2)]
+
+
+def test_shelter_app_local_roster_admin_opens_the_admin_screen(tmp_path, display, pins):  # noqa: F811
+    from kiosk.roster import StaffEntry, save_local
+    from tests.test_shelter_operations import ADMIN, admin_key
+
+    save_local(tmp_path, [StaffEntry("90001", "職員 一", key=admin_key(), admin=True)])
+    private, public = generate_keypair()
+    config = shelter_config(tmp_path, public)
+    surface, theme = display
+    kiosk = app.Kiosk(config, app.shelter_kit(config), reader=EmulatorReader(), outbox=Outbox(tmp_path),
+                      feedback=Feedback(17, 27, 22), surface=surface, theme=theme)
+    kiosk.start()
+    try:
+        kiosk.reader.insert(ADMIN)
+        on(kiosk, "admin")
+        press(kiosk, "status", "full")
+        on(kiosk, "admin")
+        assert kiosk.screen.params["occupancy"]["level"] == "full"
+    finally:
+        kiosk.stop()
+        kiosk.feedback.close()
+        kiosk.reader.close()
+    (event,) = OutboxReader(tmp_path).pending()
+    assert event.schema == "shelter_status/1" and event.data == {"status": "full"}
