@@ -254,3 +254,27 @@ def test_saving_screen_never_times_out(stand):
     stand.mono_ns += 10**12
     assert stand.role.handle(Tick(), stand.now()) == []
     assert stand.role.screen == "saving"
+
+
+def test_stand_state_survives_a_restart_without_personal_details(stand, tmp_path):
+    from kiosk.roles.base import Save
+    from kiosk.roles.shelter import STATE_NAME, ShelterRole
+    card = VirtualCard(name="再起動 花子")
+    admit_by_card(stand, card)
+    (save,) = [e for e in stand.effects if isinstance(e, Save)]
+    assert save.name == STATE_NAME and "花子" not in repr(save.data)
+    restarted = Stand(ShelterRole(stand.role.settings, stand.hub_private.public_key, stand.prereg_key.verify_key,
+                                  save.data), stand.outbox, stand.hub_private, stand.prereg_key)
+    assert restarted.role.occupancy()["headcount"] == 1
+    restarted.tap(card)
+    assert restarted.screen.screen == "movement"  # known here: going out, not a second admission
+
+
+@pytest.mark.parametrize("saved", [
+    {"present": "all"}, {"present": {"card:x": "maybe", "1": "in"}, "local_delta": True}, {"hub": [1]},
+    {"status": "party"}, {},
+])
+def test_stand_state_malformed_is_ignored(saved, tmp_path):
+    stand = Stand.make(tmp_path)
+    stand.role._restore(saved)
+    assert stand.role.occupancy()["headcount"] == 0 and stand.role.occupancy()["status"] == "open"

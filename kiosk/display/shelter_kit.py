@@ -16,7 +16,7 @@ from kiosk import config as cfg
 from kiosk.clock import read_clock
 from kiosk.nfc.mynumber import MyNumberCard
 from kiosk.privacy import SealError, generate_keypair, public_key_from_text
-from kiosk.roles.shelter import ShelterRole, ShelterSettings, SiteUpdate
+from kiosk.roles.shelter import STATE_NAME, ShelterRole, ShelterSettings, SiteUpdate
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,11 @@ def prereg_key(config: cfg.Config):
 
 
 def build(config: cfg.Config, simulated: bool = False):
-    from kiosk.display.app import RoleKit, _hub_reachable
+    from kiosk.display.app import RoleKit, _hub_reachable, _load_state
     from kiosk.roster import load_local
 
-    role = ShelterRole(ShelterSettings.from_config(config), hub_key(config, simulated), prereg_key(config))
+    role = ShelterRole(ShelterSettings.from_config(config), hub_key(config, simulated), prereg_key(config),
+                       _load_state(config.data_dir, STATE_NAME))
     card: dict = {}
 
     def run_op(session, op):

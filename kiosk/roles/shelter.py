@@ -35,7 +35,7 @@ from kiosk.clock import ClockReading
 from kiosk.events import new_event
 from kiosk.privacy import seal
 from kiosk.roles.base import (CardOp, CardRead, CardRemoved, CardResult, Health, Record, RecordFailed,
-                              Recorded, Scan, Show, Signal, Tick, Touch)
+                              Recorded, Save, Scan, Show, Signal, Tick, Touch)
 from kiosk.roles.shelter_household import (CODE_B_LENGTH, INTAKE_NUMBER_LENGTH, Intake, Member, StaffEntry,
                                            card_member, code_b_plausible, qr_member, qr_ref, staff_member)
 from kiosk.roles.shelter_site import ShelterSettings, SiteUpdate, StockSheet, congestion
@@ -44,6 +44,10 @@ from kiosk.roles.shelter_text import CARE, PETS, REFUSALS, STAYS, labelled
 __all__ = ["ShelterRole", "ShelterSettings", "SiteUpdate", "congestion"]
 
 PIN_LENGTH = 4
+# The stand's own bookkeeping, kept through a restart or power cut (<data>/shelter-state.json):
+# who was admitted here (pseudonymous refs only, as in the outbox's readable part), its own
+# count since the hub's last figure, and the status an admin set. No personal details.
+STATE_NAME = "shelter-state"
 # Screens that show personal details or hold a half-finished intake; they clear on timeout.
 # "saving" is not among them: it waits for the outbox, and nothing may be dropped there.
 _QUIET = ("idle", "saving")
@@ -55,7 +59,8 @@ _CARD_SCREENS = ("reading", "pin", "last_try", "code_b")
 class ShelterRole:
     """The intake stand's decisions. ``handle(inp, now) -> effects``."""
 
-    def __init__(self, settings: ShelterSettings, hub_key: PublicKey, prereg_key: VerifyKey | None):
+    def __init__(self, settings: ShelterSettings, hub_key: PublicKey, prereg_key: VerifyKey | None,
+                 saved: dict[str, Any] | None = None):
         self.settings = settings
         self._hub_key = hub_key
         self._prereg_key = prereg_key
@@ -88,6 +93,23 @@ class ShelterRole:
         self._holding = False  # the card worker keeps the card for our CardOps until released
         self._options: tuple[str, ...] = ()
         self._refresh_idle = False
+        self._restore(saved or {})
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """Take back what ``_state()`` saved; anything malformed is ignored, never fatal."""
+        present = saved.get("present")
+        if isinstance(present, dict):
+            self._present = {r: s for r, s in present.items() if isinstance(r, str) and s in ("in", "out")}
+        if isinstance(saved.get("hub"), dict):
+            self._hub = saved["hub"]
+        if isinstance(saved.get("local_delta"), int) and not isinstance(saved["local_delta"], bool):
+            self._local_delta = saved["local_delta"]
+        if saved.get("status") in ("open", "full", "closed"):
+            self._status = saved["status"]
+
+    def _state(self) -> Save:
+        return Save(STATE_NAME, {"present": dict(self._present), "hub": self._hub,
+                                 "local_delta": self._local_delta, "status": self._status})
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -675,7 +697,7 @@ class ShelterRole:
             self.screen, self._options = "refused", ("retry", "cancel")
             return [Show("refused", {"code": code, "options": ["retry", "cancel"]}), Signal("error")]
         self._saving, then = None, self._after_save
-        effects = then()
+        effects = then() + [self._state()]
         # The done screen holds personal details only for the confirmation time.
         self._deadline_ns = self._now.mono_ns + int(self.settings.confirmation_seconds * 1e9)
         effects[0] = Show(effects[0].screen, effects[0].params, self.settings.confirmation_seconds)
