@@ -112,6 +112,9 @@ def test_shelter_app_card_intake_through_the_card_worker(stand, tmp_path):
     (event,) = OutboxReader(tmp_path).pending()
     names = [m["name"] for m in open_sealed(event.pii, stand.hub_private)["members"]]
     assert names == ["画面 花子", "画面 次郎"]
+    stand.step(0.01)  # role state is written after the frame
+    state = (tmp_path / "shelter-state.json").read_text(encoding="utf-8")
+    assert "card:jpki:" in state and "画面" not in state and "1975" not in state
     assert not any(a[5:7] == b"\x00\x01" for a in card.apdus if a[:4] == bytes.fromhex("00A4020C"))
 
 
