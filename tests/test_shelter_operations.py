@@ -278,3 +278,14 @@ def test_stand_state_malformed_is_ignored(saved, tmp_path):
     stand = Stand.make(tmp_path)
     stand.role._restore(saved)
     assert stand.role.occupancy()["headcount"] == 0 and stand.role.occupancy()["status"] == "open"
+
+
+def test_next_card_right_after_the_done_screen_is_not_lost(stand):
+    admit_by_card(stand, VirtualCard(name="一人目"))  # leaves the done screen with OK
+    stand.tap(VirtualCard(name="二人目", birth_date=date(1990, 1, 1)))
+    stand.digits("1234")
+    stand.touch("ok")
+    finish_household(stand)
+    assert stand.screen.screen == "done"
+    stand.tap(VirtualCard(name="三人目", birth_date=date(1991, 1, 1)))  # no OK, no Tick in between
+    assert stand.screen.screen == "pin"

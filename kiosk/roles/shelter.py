@@ -135,6 +135,10 @@ class ShelterRole:
         if isinstance(inp, (Recorded, RecordFailed)):
             return self._record_outcome(inp)
         self._deadline_ns = now.mono_ns + int(self.settings.idle_timeout_seconds * 1e9)
+        if self.screen == "done" and isinstance(inp, (CardRead, Scan, Touch)) and getattr(inp, "target", "") != "ok":
+            # The loop may already show idle again (the done screen's seconds ran out before our
+            # Tick): the next card, scan or button starts afresh instead of being lost.
+            self._to_idle()
         if isinstance(inp, CardRead):
             return self._card_read(inp)
         if isinstance(inp, CardRemoved):
