@@ -18,6 +18,7 @@ from nacl.public import PrivateKey
 from sqlalchemy import Engine, case, func, select, union_all, update
 
 from cityhub import occupancy, store
+from cityhub.clockfix import ClockAnchors
 from kiosk.events import EventError, from_dict
 from kiosk.privacy import SealError, open_sealed
 from kiosk.sync import protocol
@@ -32,6 +33,7 @@ GAP_RANGES_PER_REQUEST = 20
 # Limits of the database columns; longer values are rejected, not truncated.
 MAX_SEQ = 2**62
 MAX_LENGTHS = {"schema": 64, "site": 63, "time": 40}
+MAX_BOOT_LENGTH = 64
 
 
 class Rejected(ValueError):
@@ -81,6 +83,7 @@ class Ingest:
         self.city = city
         self.private_key = private_key
         self.seqs: dict[str, DeviceSeqs] = {}
+        self.anchors = ClockAnchors()
         self._load_seqs()
 
     def _load_seqs(self) -> None:
@@ -117,20 +120,11 @@ class Ingest:
         rejected = [r for r in rejected if r is not None]
         tracker = self.seqs.setdefault(dev, DeviceSeqs())
         contiguous, above = tracker.advanced({r["seq"] for r in rows} | {r["seq"] for r in rejected})
-        with self.engine.begin() as conn:
-            stored_ids = set()
-            if rows:
-                stmt = store.insert_ignoring_duplicates(self.engine, store.events).returning(store.events.c.id)
-                stored_ids = set(conn.execute(stmt, rows).scalars())
-            if rejected:
-                conn.execute(store.insert_ignoring_duplicates(self.engine, store.rejections), rejected)
-            site = rows[0]["site"] if rows else None
-            conn.execute(store.insert_ignoring_duplicates(self.engine, store.devices),
-                         {"dev": dev, "city": self.city, "site": site, "contiguous": 0})
-            # Never lower it: another hub worker may have seen more of this device's seqs.
-            conn.execute(update(store.devices).where(store.devices.c.dev == dev).values(
-                contiguous=case((store.devices.c.contiguous < contiguous, contiguous),
-                                else_=store.devices.c.contiguous), last_seen=now))
+        try:
+            stored_ids = self._store(dev, rows, rejected, contiguous, now)
+        except Exception:
+            self.anchors = ClockAnchors()  # its cache may hold anchors of the rolled-back transaction
+            raise
         self._advance(tracker, contiguous, above)
         results = [protocol.Result(r["id"], r["seq"], "stored" if r["id"] in stored_ids else "duplicate")
                    for r in rows]
@@ -142,6 +136,25 @@ class Ingest:
         out = [Outgoing(protocol.ack_topic(self.city, dev), protocol.encode_ack(batch_id, results, contiguous))]
         changed = occupancy.sites_changed(r for r in rows if r["id"] in stored_ids)
         return out + self.occupancy_messages(changed)
+
+    def _store(self, dev: str, rows: list[dict], rejected: list[dict], contiguous: int, now: float) -> set[str]:
+        """One transaction: events, rejections, the device's seq mark; the ids newly stored."""
+        with self.engine.begin() as conn:
+            stored_ids = set()
+            if rows:
+                self.anchors.apply(conn, self.engine, dev, rows)
+                stmt = store.insert_ignoring_duplicates(self.engine, store.events).returning(store.events.c.id)
+                stored_ids = set(conn.execute(stmt, rows).scalars())
+            if rejected:
+                conn.execute(store.insert_ignoring_duplicates(self.engine, store.rejections), rejected)
+            site = rows[0]["site"] if rows else None
+            conn.execute(store.insert_ignoring_duplicates(self.engine, store.devices),
+                         {"dev": dev, "city": self.city, "site": site, "contiguous": 0})
+            # Never lower it: another hub worker may have seen more of this device's seqs.
+            conn.execute(update(store.devices).where(store.devices.c.dev == dev).values(
+                contiguous=case((store.devices.c.contiguous < contiguous, contiguous),
+                                else_=store.devices.c.contiguous), last_seen=now))
+        return stored_ids
 
     def _row(self, dev: str, raw: Any, now: float) -> dict[str, Any]:
         try:
@@ -155,6 +168,8 @@ class Ingest:
         for name, limit in MAX_LENGTHS.items():
             if len(getattr(event, name)) > limit:
                 raise Rejected(f"{name} longer than {limit} characters")
+        if len(event.clock.boot) > MAX_BOOT_LENGTH or not -MAX_SEQ < event.clock.mono_ns < MAX_SEQ:
+            raise Rejected("clock.boot or clock.mono_ns out of range")
         pii = None
         if event.pii is not None and self.private_key is not None:
             try:
@@ -162,7 +177,8 @@ class Ingest:
             except SealError as exc:
                 raise Rejected(str(exc)) from None
         return {"dev": dev, "id": event.id, "seq": event.seq, "city": self.city, "site": event.site,
-                "schema": event.schema, "time": event.time, "received_at": now,
+                "schema": event.schema, "time": event.time, "synced": event.clock.synced,
+                "boot": event.clock.boot, "mono_ns": event.clock.mono_ns, "received_at": now,
                 "body": _dumps(raw), "pii": pii}
 
     @staticmethod

@@ -25,6 +25,10 @@ events = Table(
     Column("site", String(63), nullable=False),
     Column("schema", String(64), nullable=False),
     Column("time", String(40), nullable=False),  # as stamped on the kiosk
+    Column("synced", Boolean, nullable=False),  # was the kiosk's clock synchronised (clock.synced)
+    Column("boot", String(64), nullable=False),  # clock.boot
+    Column("mono_ns", BigInteger, nullable=False),  # clock.mono_ns
+    Column("corrected_time", String(40)),  # for unsynced stamps, from the boot's anchor (clockfix)
     Column("received_at", Float, nullable=False),  # seconds since the epoch, hub clock
     Column("body", Text, nullable=False),  # the event JSON as received (pii still sealed)
     Column("pii", Text),  # the opened personal data as JSON, where the event carried any
@@ -42,6 +46,15 @@ rejections = Table(
     Column("reason", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("received_at", Float, nullable=False),
+)
+
+# The first synced event of each boot of each device: the reference for corrected times.
+clock_anchors = Table(
+    "clock_anchors", metadata,
+    Column("dev", String(63), primary_key=True),
+    Column("boot", String(64), primary_key=True),
+    Column("time", String(40), nullable=False),
+    Column("mono_ns", BigInteger, nullable=False),
 )
 
 devices = Table(

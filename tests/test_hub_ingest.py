@@ -145,3 +145,30 @@ def test_hub_ingest_batch_of_200_is_fast(hub):
         hub.batch(DEV, batch(make_events(1 + 200 * n, 200), f"b{n}"))
     assert len(stored_rows(hub)) == 1000
     assert time.perf_counter() - start < 5.0
+
+
+def test_hub_corrects_unsynced_times_from_the_boots_synced_anchor(hub):
+    from datetime import datetime, timedelta, timezone
+
+    from kiosk.clock import ClockReading
+
+    jst = timezone(timedelta(hours=9))
+    wrong = datetime(1970, 1, 1, 9, 0, tzinfo=jst)  # a Pi that booted without network
+    right = datetime(2026, 12, 3, 8, 30, tzinfo=jst)
+
+    def punch(seq, wall, synced, mono_s, boot="boot-1"):
+        reading = ClockReading(wall=wall, synced=synced, source="ntp" if synced else "unsynced", boot=boot,
+                               mono_ns=int(mono_s * 1e9))
+        return new_event("punch/1", {"staff_key": "k"}, dev=DEV, site="honcho", clock=reading).with_seq(seq)
+
+    early = punch(1, wrong, False, 100)  # stored before any anchor exists
+    hub.batch(DEV, batch([early], "b1"))
+    anchor = punch(2, right, True, 160)  # NTP synced at mono 160 s
+    late = punch(3, wrong + timedelta(seconds=100), False, 200)
+    other_boot = punch(4, wrong, False, 100, boot="boot-2")
+    hub.batch(DEV, batch([anchor, late, other_boot], "b2"))
+    rows = {r.seq: r for r in stored_rows(hub)}
+    assert rows[1].corrected_time == (right - timedelta(seconds=60)).isoformat(timespec="milliseconds")
+    assert rows[3].corrected_time == (right + timedelta(seconds=40)).isoformat(timespec="milliseconds")
+    assert rows[2].corrected_time is None and rows[4].corrected_time is None
+    assert rows[1].time == early.time  # the original stamp is kept

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 # A batch is one MQTT message: big enough that the hub commits many events per transaction,
 # small enough that a resend after a lost message costs little on a slow link.
-BATCH_MAX_EVENTS = 200
-BATCH_MAX_BYTES = 128 * 1024
+BATCH_MAX_EVENTS = 500
+BATCH_MAX_BYTES = 256 * 1024
 # Batches in flight at once: keeps the pipe full while the hub commits the previous one.
 WINDOW_BATCHES = 4
 # A batch unanswered again and again waits up to this many resend periods: a hub that is slow

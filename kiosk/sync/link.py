@@ -97,7 +97,14 @@ class Link:
         if self._connecting_since is None and not self.connected:
             time.sleep(max(0.0, min(timeout, self._next_try - time.monotonic())))
             return
-        if self.client.loop(timeout=timeout) not in (mqtt.MQTT_ERR_SUCCESS,) and not self.connected:
+        try:
+            result = self.client.loop(timeout=timeout)
+        except (OSError, ssl.SSLError) as exc:  # paho handles most socket errors itself, not all
+            log.warning("network error: %s", exc)
+            self.client.disconnect()
+            self.connected = False
+            result = mqtt.MQTT_ERR_CONN_LOST
+        if result != mqtt.MQTT_ERR_SUCCESS and not self.connected:
             self._lost()
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
