@@ -5,7 +5,9 @@
    flipped and the LED pattern started, the outbox fsync included. ``own`` is the part after
    the staff key was derived: role, outbox append + fsync, state save, LEDs, drawing.
 2. ``kiosk run`` as its own process on the idle screen for 60 s (pcsc backend on the private
-   pcscd, under Xvfb when installed, else SDL's dummy driver): CPU % of one core, peak RSS.
+   pcscd): CPU % of one core, peak RSS.
+Both run under Xvfb when xvfb-run is installed (the script re-runs itself under it), else with
+SDL's dummy video driver.
 
 Usage: .venv/bin/python bench/tap.py [--taps 200] [--idle-seconds 60]
 The last line of output is one JSON object.
@@ -26,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 os.environ.setdefault("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
@@ -76,9 +77,7 @@ def bench_taps(pcscd, work: Path, taps: int) -> dict:
     data.mkdir()
     config = cfg.parse(config_text(data, pcscd.reader_name))
     save_local(data, demo_entries())
-    pygame.display.init()
-    pygame.font.init()
-    surface = pygame.display.set_mode((800, 480))
+    surface = app.open_display(config)
     kiosk = app.Kiosk(config, app.timeclock_kit(config), reader=PcscReader(pcscd.reader_name),
                       outbox=Outbox(data, disk_floor_bytes=0), feedback=Feedback(17, 27, 22), surface=surface,
                       theme=Theme(800, 480, load_font_path()))
@@ -149,10 +148,9 @@ def bench_idle(pcscd, work: Path, seconds: float) -> dict:
     config.write_text(config_text(data, pcscd.reader_name), encoding="utf-8")
     command = [sys.executable, "-m", "kiosk.cli", "--config", str(config), "run"]
     env = dict(os.environ)
-    xvfb = shutil.which("xvfb-run")
+    xvfb = "x11" if os.environ.get("DISPLAY") else ""
     if xvfb:
         env.pop("SDL_VIDEODRIVER", None)
-        command = [xvfb, "-a", "-s", "-screen 0 800x480x24", *command]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)
     try:
@@ -198,11 +196,21 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def under_xvfb() -> None:
+    """Re-run this script under Xvfb when there is no display: frames cost what a real X
+    server makes them cost (SDL's dummy driver otherwise)."""
+    xvfb = shutil.which("xvfb-run")
+    if xvfb and not os.environ.get("DISPLAY") and "SDL_VIDEODRIVER" not in os.environ:
+        os.execv(xvfb, [xvfb, "-a", "-s", "-screen 0 800x480x24", sys.executable, *sys.argv])
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
+    under_xvfb()
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-tap-"))
     os.environ["PCSCLITE_CSOCK_NAME"] = str(work / "pcscd.comm")
     from tests.fixtures.pcsc import PrivatePcscd
