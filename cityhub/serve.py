@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -130,14 +131,15 @@ def main(argv: list[str], config_path: Path | None) -> int:
         engine = store.connect(args.db)
         shelter.ensure_tables(engine)
         snapshot_times = shelter.parse_times(args.snapshot_times)
-    except (ValueError, OSError, store.StoreError, SQLAlchemyError) as exc:
-        print(f"cityhub serve: {exc}")
+        hub = Hub(Ingest(engine, args.city, private_key), settings, args.client_id, args.share,
+                  snapshot_times=snapshot_times)
+    except (ValueError, OSError, ssl.SSLError, store.StoreError, SQLAlchemyError) as exc:
+        print(f"cityhub serve: {exc}")  # a certificate, key or password file included
         return 2
     if private_key is None:
         log.warning("no --sealing-key: personal data is stored sealed only")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Hub(Ingest(engine, args.city, private_key), settings, args.client_id, args.share,
-        snapshot_times=snapshot_times).run(stop)
+    hub.run(stop)
     return 0

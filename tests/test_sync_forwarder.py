@@ -149,3 +149,18 @@ def test_hub_two_workers_share_one_kiosks_events(tmp_path, mosquitto, processes,
     wait_until(lambda: confirmed_through(data) == 1200, 60, "all events confirmed")
     assert stored_count(db) == 1200
     assert all("stored" in processes.log(f"hub-{w}") for w in "ab"), "one worker did all the work"
+
+
+def test_sync_and_hub_missing_credentials_named_not_traceback(tmp_path, kiosk_config, mosquitto):
+    import subprocess
+    import sys
+
+    config = kiosk_config(DEV, mosquitto, tmp_path / "kiosk")
+    config.write_text(config.read_text().replace("tls = false", f'tls = true\nca_file = "{tmp_path}/missing-ca.crt"'))
+    sync = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "sync"], capture_output=True,
+                          text=True, timeout=30)
+    assert sync.returncode == 2 and "credentials" in sync.stdout and "Traceback" not in sync.stderr
+    hub = subprocess.run([sys.executable, "-m", "cityhub.cli", "serve", "--city", CITY, "--db",
+                          f"sqlite:///{tmp_path}/h.db", "--mqtt", "mqtt://cityhub@127.0.0.1:1", "--password-file",
+                          str(tmp_path / "nope")], capture_output=True, text=True, timeout=30)
+    assert hub.returncode == 2 and "nope" in hub.stdout and "Traceback" not in hub.stderr

@@ -11,6 +11,7 @@ import argparse
 import logging
 import shutil
 import signal
+import ssl
 import threading
 import time
 import uuid
@@ -286,12 +287,15 @@ def main(argv: list[str], config_path: Path | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s kiosk-sync %(levelname)s %(message)s")
     try:
-        cfg = config_mod.load(config_path or config_mod.DEFAULT_PATH)
+        forwarder = Forwarder(config_mod.load(config_path or config_mod.DEFAULT_PATH))
     except config_mod.ConfigError as exc:
         print(f"kiosk sync: {exc}")
+        return 2
+    except (OSError, ssl.SSLError) as exc:  # certificate, key or password file
+        print(f"kiosk sync: cannot use the [mqtt] credentials: {exc}")
         return 2
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Forwarder(cfg).run(stop)
+    forwarder.run(stop)
     return 0
