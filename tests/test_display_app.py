@@ -298,3 +298,25 @@ def test_app_card_worker_survives_identify_bug(display, pins, tmp_path):
     finally:
         kiosk.stop()
         kiosk.feedback.close()
+
+
+def press(kiosk: app.Kiosk, target: str, value=None) -> None:
+    button = next(b for b in kiosk.buttons if b.target == target and b.value == value)
+    kiosk.touch(button.rect.center)
+    kiosk.step(0.001)
+
+
+def test_app_enrolment_by_touch_binds_new_card(kiosk_factory, tmp_path, pins):
+    kiosk = kiosk_factory()
+    tap(kiosk, 0, "result")  # the administrator
+    press(kiosk, "enrol")
+    for digit in DEMO_STAFF[5][0]:
+        press(kiosk, "digit", digit)
+    press(kiosk, "ok")
+    assert kiosk.screen.name == "enrol_tap"
+    pygame.image.save(kiosk.surface, str(ARTIFACTS / "app_enrol_tap_800x480.png"))
+    tap(kiosk, 9, "enrolled")
+    tap(kiosk, 9, "result")
+    assert kiosk.screen.params["name"] == DEMO_STAFF[5][1]
+    schemas = [e.schema for e in stored(tmp_path)]
+    assert schemas == ["punch/1", "enrolment/1", "punch/1"]
