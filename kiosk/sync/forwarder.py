@@ -199,7 +199,7 @@ class Forwarder:
                     del batch.seqs[seq]
             if not batch.seqs:
                 del self.in_flight[batch_id]
-        self.health.clock_offset_s = round(time.time() - ack.server_time, 3)
+        self.health.clock_offset_s = round(time.time() - ack.server_time, 1)
         self.health.hub_hwm = ack.hwm
         self.health.last_ack_time = time.time()
         self._last_fill = 0.0  # room in the window: look for more at once
@@ -235,12 +235,12 @@ class Forwarder:
         self.link.publish(protocol.status_topic(self.city, self.dev), self._status_payload("online"), retain=True)
 
     def _backlog_summary(self) -> dict:
-        oldest = self.reader.oldest_unconfirmed_time()
-        age = None
-        if oldest is not None:
-            age = round(time.time() - datetime.fromisoformat(oldest).timestamp(), 1)
         return {"backlog": self.reader.backlog(), "rejected": len(self.reader.state.rejected),
-                "oldest_unconfirmed_age_s": age}
+                "oldest_unconfirmed_time": self.reader.oldest_unconfirmed_time()}
+
+    @staticmethod
+    def _age(stamp: str | None) -> float | None:
+        return None if stamp is None else round(time.time() - datetime.fromisoformat(stamp).timestamp(), 1)
 
     def _status_payload(self, state: str) -> bytes:
         base = {"state": state, "dev": self.dev, "role": self.cfg.device.role, "site": self.site,
@@ -248,7 +248,9 @@ class Forwarder:
         if state == "offline":
             return protocol.encode(base)
         synced, source = is_synchronised()
-        status = {**base, **self._backlog_summary(),
+        backlog = self._backlog_summary()
+        status = {**base, "backlog": backlog["backlog"], "rejected": backlog["rejected"],
+                  "oldest_unconfirmed_age_s": self._age(backlog["oldest_unconfirmed_time"]),
                   "clock": {"synced": synced, "source": source, "offset_s": self.health.clock_offset_s},
                   "reader_present": reader_present(self.cfg.reader.backend),
                   "disk_free_bytes": shutil.disk_usage(self.cfg.data_dir).free,
@@ -258,6 +260,8 @@ class Forwarder:
         return protocol.encode(status)
 
     def _save_health(self, force: bool = False) -> None:
+        """Rewrite sync-state.json when health changed; it holds no clock-driven values (an
+        age would change every time and wear the SD card), so the UI computes ages itself."""
         self._last_health_save = time.monotonic()
         h = self.health
         health = {"connected": h.connected, "hub_online": h.hub_online, **self._backlog_summary(),
