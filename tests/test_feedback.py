@@ -45,9 +45,14 @@ def settle(pin, changes: int, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+TOLERANCE = 0.1  # s; gpiozero's own 0.05 is too tight for a 2-core CI box running other suites
+
+
 def assert_timeline(pin, expected) -> None:
-    assert len(pin.states) == len(expected), pin.states
-    pin.assert_states_and_times(expected)
+    """States exactly, times (deltas between changes, as MockPin records them) within TOLERANCE."""
+    assert [bool(s.state) for s in pin.states] == [state for _, state in expected], pin.states
+    for actual, (delta, _) in zip(pin.states, expected):
+        assert actual.timestamp == pytest.approx(delta, abs=TOLERANCE), pin.states
 
 
 def test_feedback_ok_lights_green_and_beeps_once(factory):

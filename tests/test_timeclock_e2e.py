@@ -15,7 +15,7 @@ from tests.test_display_app import (ARTIFACTS, BUZZER, GREEN, RED, display, kios
 def assert_lit_for(pin, seconds: float) -> None:
     """One on-period of ``seconds`` (mock pin timestamps are deltas between changes)."""
     assert [bool(s.state) for s in pin.states] == [False, True, False]
-    assert abs(pin.states[2].timestamp - seconds) < 0.05
+    assert abs(pin.states[2].timestamp - seconds) < 0.1  # loaded CI boxes jitter
 
 
 def test_timeclock_e2e_vpcd_tap_punches_shows_result_and_signals(pcscd, kiosk_factory, tmp_path, pins):
