@@ -94,12 +94,17 @@ def connect(url: str) -> Engine:
     return engine
 
 
+# Another process (a report, a backup) may hold the write lock for a while; after this long the
+# batch fails, is not acknowledged, and the kiosk sends it again later.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # FULL: a commit is on disk before the hub acknowledges it (NORMAL may lose the last ones).
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

@@ -172,3 +172,21 @@ def test_hub_corrects_unsynced_times_from_the_boots_synced_anchor(hub):
     assert rows[3].corrected_time == (right + timedelta(seconds=40)).isoformat(timespec="milliseconds")
     assert rows[2].corrected_time is None and rows[4].corrected_time is None
     assert rows[1].time == early.time  # the original stamp is kept
+
+
+def test_hub_failed_commit_gives_no_ack_and_a_later_copy_is_stored(tmp_path, hub_keys, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(store, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    hub = Ingest(store.connect(f"sqlite:///{tmp_path}/hub.db"), CITY, hub_keys[0])
+    events = make_events(1, 3)
+    blocker = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # e.g. a backup holding the write lock
+    with pytest.raises(OperationalError):
+        hub.batch(DEV, batch(events))  # no ack comes out of a failed commit
+    blocker.execute("ROLLBACK")
+    assert stored_rows(hub) == [] and hub.seqs[DEV].contiguous == 0
+    ack = ack_of(hub.batch(DEV, batch(events, "again")))
+    assert [r.status for r in ack.results] == ["stored"] * 3 and ack.hwm == 3
