@@ -260,13 +260,15 @@ def test_hub_shelter_end_to_end_every_channel(tmp_path, mosquitto, processes, ki
     processes.sync(kiosk_config("sh-e2e-1", mosquitto, data, site="school-e", role="shelter", public_key=public))
 
     reader = PcscReader(pcscd.reader_name)
-    with pcscd.card(VirtualCard(name="カード 花子", birth_date=date(1980, 8, 8))):
+    cards = [VirtualCard(name="カード 花子", birth_date=date(1980, 8, 8)),
+             VirtualCard(name="照合 次郎", birth_date=date(1945, 4, 5), pin_tries=0)]
+    with pcscd.card(cards[0]):
         stand.tap_session(reader.wait_for_card(10))
         stand.digits("1234")
         stand.touch("ok")
         finish_household(stand)
         stand.touch("ok")
-    with pcscd.card(VirtualCard(name="照合 次郎", birth_date=date(1945, 4, 5), pin_tries=0)):
+    with pcscd.card(cards[1]):
         stand.tap_session(reader.wait_for_card(10))
         stand.touch("code_b")
         stand.digits("450405" + "2034" + "1234")
@@ -275,6 +277,8 @@ def test_hub_shelter_end_to_end_every_channel(tmp_path, mosquitto, processes, ki
         stand.touch("ok")
     admit_qr(stand, FAMILY)
     admit_staff(stand, "ヤマ", "heisei", "100101", "9")
+    for card in cards:  # the individual number, its hash and PIN A: never selected
+        assert card.apdus and not any(card.selected(ef) for ef in (0x0001, 0x0003, 0x0014))
 
     engine = store.connect(db)
 
