@@ -320,3 +320,27 @@ def test_app_enrolment_by_touch_binds_new_card(kiosk_factory, tmp_path, pins):
     assert kiosk.screen.params["name"] == DEMO_STAFF[5][1]
     schemas = [e.schema for e in stored(tmp_path)]
     assert schemas == ["punch/1", "enrolment/1", "punch/1"]
+
+
+def test_app_unusable_video_driver_is_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    toml = tmp_path / "kiosk.toml"
+    toml.write_text(f"""[device]
+id = "tc-x"
+site = "x"
+city = "452025"
+role = "timeclock"
+[display]
+fullscreen = false
+[reader]
+backend = "emulator"
+[storage]
+directory = "{tmp_path}"
+""", encoding="utf-8")
+    env = {**os.environ, "SDL_VIDEODRIVER": "no-such-driver"}
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(toml), "run"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot open the screen with SDL's no-such-driver video driver" in done.stderr

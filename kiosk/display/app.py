@@ -390,13 +390,17 @@ def open_display(config: cfg.Config):
         # (llvmpipe: +90 MB RSS). kmsdrm has no other way to present, so it keeps GLES.
         os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    pygame.display.init()
-    pygame.font.init()
     size = (config.display.width, config.display.height)
-    if (config.display.width, config.display.height) not in LAYOUTS:
+    if size not in LAYOUTS:
         log.warning("display %dx%d: layouts are designed for %s; scaling", *size, LAYOUTS)
     flags = pygame.FULLSCREEN if config.display.fullscreen else 0
-    surface = pygame.display.set_mode(size, flags)
+    try:
+        pygame.display.init()
+        pygame.font.init()
+        surface = pygame.display.set_mode(size, flags)
+    except pygame.error as exc:
+        driver = os.environ.get("SDL_VIDEODRIVER") or "default"
+        raise OSError(f"cannot open the screen with SDL's {driver} video driver: {exc}") from None
     pygame.display.set_caption("City kiosk")
     if config.display.fullscreen:
         pygame.mouse.set_visible(False)
