@@ -28,7 +28,8 @@ install -d -m 750 -o 0 -g "$(ids kiosk | cut -d: -f2)" data/certs
 install -d -m 755 -o 0 -g 0 data/system
 install -d -m 755 -o "$(ids systemd-timesync | cut -d: -f1)" -g "$(ids systemd-timesync | cut -d: -f2)" data/system/timesync
 truncate -s "${data_mib}M" data.ext4
-mkfs.ext4 -q -L KIOSKDATA -d data data.ext4
+# mkfs -d copies the entries but not the top directory's owner: the mount point is the kiosk's.
+mkfs.ext4 -q -L KIOSKDATA -E root_owner="$(ids kiosk)" -d data data.ext4
 
 boot_start=$((start_mib * 2048))
 root_start=$((boot_start + boot_mib * 2048))

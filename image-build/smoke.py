@@ -63,7 +63,8 @@ def main() -> int:
     kernel = _fetch(fat, names, "vmlinuz-", work)
     initrd = _fetch(fat, names, "initrd.img-", work)
     cmdline = _fetch(fat, names, "cmdline.txt", work).read_text().split()
-    cmdline = [w for w in cmdline if not w.startswith("console=")] + ["console=ttyAMA0", "kiosk.smoketest"]
+    cmdline = [w for w in cmdline if not w.startswith("console=")] + ["console=ttyAMA0", "kiosk.smoketest",
+                                                                     "systemd.journald.forward_to_console=1"]
     monitor = work / "monitor.sock"
     serial = work / "serial.log"
     qemu = subprocess.Popen([
