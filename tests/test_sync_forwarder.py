@@ -58,7 +58,7 @@ def test_sync_status_retained_and_will_says_offline(tmp_path, mosquitto, process
     assert status["state"] == "online" and status["backlog"] == 3  # no hub: nothing confirmed
     assert status["oldest_unconfirmed_age_s"] >= 0 and status["disk_free_bytes"] > 0
     assert {"boot", "version", "clock", "reader_present", "role", "site"} <= status.keys()
-    assert SyncState.load(data).health["connected"] is True
+    wait_until(lambda: SyncState.load(data).health.get("connected") is True, 10, "health says connected")
     sync.send_signal(signal.SIGKILL)
     sync.wait()
     wait_until(lambda: json.loads(probe.on("/status")[-1])["state"] == "offline", 30, "the will")
