@@ -145,3 +145,10 @@ def test_acl_username_and_password_file_instead_of_certificates(tmp_path, proces
         wait_until(lambda: SyncState.load(data).confirmed_through == 3, 30, "events confirmed with passwords")
     finally:
         broker.stop()
+
+
+def test_acl_hub_shared_subscription_allowed(clients):
+    hub, device_a = clients("cityhub"), clients("tc-a")
+    hub.subscribe(f"$share/hub/kiosk/v1/{CITY}/+/evt")
+    device_a.publish(protocol.evt_topic(CITY, "tc-a"), b"shared")
+    wait_until(lambda: b"shared" in hub.payloads(), 10, "the event through the shared subscription")
