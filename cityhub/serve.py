@@ -116,8 +116,9 @@ def main(argv: list[str], config_path: Path | None) -> int:
     parser.add_argument("--password-file", default="", help="file with the MQTT password (username in the URL)")
     parser.add_argument("--sealing-key", type=Path, help="the hub's private key from `cityhub keys init`")
     parser.add_argument("--client-id", default="cityhub", help="MQTT client id (one per hub worker)")
-    parser.add_argument("--share", default="",
-                        help="shared-subscription group, so several hub workers split the events")
+    parser.add_argument("--share", default="cityhub",
+                        help="shared-subscription group: hub workers in one group split the events "
+                             "(default cityhub; '' for a broker without $share support)")
     parser.add_argument("--snapshot-times", default=",".join(shelter.DEFAULT_SNAPSHOT_TIMES),
                         help="shelter headcount snapshots at these local times (default 06:00,12:00,18:00)")
     parser.add_argument("-v", "--verbose", action="store_true")
