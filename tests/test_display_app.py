@@ -24,9 +24,9 @@ from kiosk.nfc.emulator import EmulatorReader  # noqa: E402
 from kiosk.outbox import Outbox, OutboxReader, SyncState  # noqa: E402
 from kiosk.roles.base import Scan  # noqa: E402
 from kiosk.roster import save_local  # noqa: E402
+from tests.screenshots import save_screenshot  # noqa: E402
 
 GREEN, RED, BUZZER = 17, 27, 22
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
 
 
 def kiosk_config(data_dir: Path, **timeclock) -> cfg.Config:
@@ -139,7 +139,7 @@ def test_app_tap_records_then_shows_result_and_lights_green(kiosk_factory, tmp_p
     assert_offline_pattern(pins)  # no city server in this test: "kept on the device"
     assert len(kiosk.taps) == 1
     assert json.loads((tmp_path / "timeclock-state.json").read_text())["last"]
-    pygame.image.save(kiosk.surface, str(ARTIFACTS.joinpath("app_result_800x480.png")))
+    save_screenshot(kiosk.surface, "app_result_800x480")
 
 
 def test_app_disk_floor_shows_paper_book_red_and_stores_nothing(kiosk_factory, tmp_path, pins):
@@ -314,7 +314,7 @@ def test_app_enrolment_by_touch_binds_new_card(kiosk_factory, tmp_path, pins):
         press(kiosk, "digit", digit)
     press(kiosk, "ok")
     assert kiosk.screen.name == "enrol_tap"
-    pygame.image.save(kiosk.surface, str(ARTIFACTS / "app_enrol_tap_800x480.png"))
+    save_screenshot(kiosk.surface, "app_enrol_tap_800x480")
     tap(kiosk, 9, "enrolled")
     tap(kiosk, 9, "result")
     assert kiosk.screen.params["name"] == DEMO_STAFF[5][1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pygame
 import pytest
@@ -14,8 +13,8 @@ import pytest
 from kiosk.display import theme as th
 from kiosk.display.screens import screens_for
 from kiosk.display.screens.common import Canvas, Status
+from tests.screenshots import save_screenshot
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
 JST = timezone(timedelta(hours=9))
 NOW = datetime(2026, 12, 3, 8, 29, 1, tzinfo=JST)
 ONLINE = Status(now=NOW, site_name="本庁舎 職員通用口", hub_reachable=True)
@@ -79,8 +78,7 @@ def tofu(font_path: str, texts: list[str]) -> list[str]:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_display_screen_renders_japanese_without_tofu(font_path, name):
     canvas = render(font_path, name)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    pygame.image.save(canvas.surface, str(ARTIFACTS / f"timeclock_{name}_800x480.png"))
+    save_screenshot(canvas.surface, f"timeclock_{name}_800x480")
     japanese = [t for t in canvas.drawn if any("\u3040" <= ch <= "\u9fff" for ch in t)]
     assert japanese, "every screen leads with Japanese"
     assert tofu(font_path, canvas.drawn) == []
@@ -93,8 +91,7 @@ def test_display_buttons_inside_screen_at_every_layout(font_path, size):
     for name in CASES:
         canvas = render(font_path, name, size)
         if name in ("idle_offline", "offline", "enrol_number"):
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            pygame.image.save(canvas.surface, str(ARTIFACTS / f"timeclock_{name}_{size[0]}x{size[1]}.png"))
+            save_screenshot(canvas.surface, f"timeclock_{name}_{size[0]}x{size[1]}")
         bounds = canvas.surface.get_rect()
         for button in canvas.buttons:
             assert bounds.contains(button.rect), (name, button)

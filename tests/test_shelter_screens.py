@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pygame
 import pytest
@@ -22,8 +21,8 @@ from kiosk.roles.shelter import SiteUpdate
 from tests.shelter_harness import Stand
 from tests.test_shelter_household import staff_entry
 from tests.test_shelter_operations import ADMIN, admin_key
+from tests.screenshots import save_screenshot
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
 NOW = datetime(2026, 12, 3, 18, 5, tzinfo=timezone(timedelta(hours=9)))
 STATUS = Status(now=NOW, site_name="第一小学校 体育館", hub_reachable=True)
 FAMILY = Prereg("SCRN2345", (PreregMember("山田 太郎", "ヤマダ タロウ", date(1950, 3, 4), "1", ("elderly",)),
@@ -50,8 +49,7 @@ def render(show, font_path, name: str, size=(800, 480)) -> RecordingCanvas:
     surface = pygame.Surface(size)
     canvas = RecordingCanvas(surface, th.Theme(*size, font_path))
     screens_for("shelter")[show.screen](canvas, show.params, STATUS)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    pygame.image.save(surface, str(ARTIFACTS / f"shelter_{name}_{size[0]}x{size[1]}.png"))
+    save_screenshot(surface, f"shelter_{name}_{size[0]}x{size[1]}")
     return canvas
 
 

@@ -8,7 +8,8 @@ import pygame
 from kiosk.display.simulate import DEMO_STAFF, demo_card
 from kiosk.nfc.reader import PcscReader
 from kiosk.outbox import SyncState
-from tests.test_display_app import (ARTIFACTS, BUZZER, GREEN, RED, display, kiosk_factory,  # noqa: F401
+from tests.screenshots import save_screenshot
+from tests.test_display_app import (BUZZER, GREEN, RED, display, kiosk_factory,  # noqa: F401
                                     pins, run_until, stored, wait_for_changes)
 
 
@@ -34,7 +35,7 @@ def test_timeclock_e2e_vpcd_tap_punches_shows_result_and_signals(pcscd, kiosk_fa
     assert_lit_for(pins.pin(GREEN), 1.5)
     assert_lit_for(pins.pin(BUZZER), 0.1)
     assert not any(s.state for s in pins.pin(RED).states)
-    pygame.image.save(kiosk.surface, str(ARTIFACTS / "e2e_vpcd_result_800x480.png"))
+    save_screenshot(kiosk.surface, "e2e_vpcd_result_800x480")
 
 
 def test_timeclock_e2e_vpcd_not_a_mynumber_card_records_nothing(pcscd, kiosk_factory, tmp_path, pins):
