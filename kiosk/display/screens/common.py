@@ -177,18 +177,21 @@ def _hub_mark(status: Status) -> tuple[str, str, tuple[int, int, int]]:
     return "○ 市サーバー未接続", "city server offline", th.AMBER
 
 
-def number_pad(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
-    """Digits 1-9, then ← 0 決定: touch targets of at least 60 design px."""
-    keys = [str(d) for d in range(1, 10)] + ["back", "0", "ok"]
-    labels = {"back": "← 消す", "ok": "決定 OK"}
+def number_pad(canvas: Canvas, x: float, y: float, w: float, h: float, *,
+               delete: str = "back", enter: str = "ok", size: int = 34) -> None:
+    """Digits 1-9, then ← 0 決定: touch targets of at least 60 design px.
+
+    ``delete`` and ``enter`` are the button ids the role listens for."""
+    keys = [str(d) for d in range(1, 10)] + [delete, "0", enter]
+    labels = {delete: "← 消す", enter: "決定 OK"}
     cw, ch = w / 3, h / 4
     for i, key in enumerate(keys):
         rect = canvas.rect(x + (i % 3) * cw + 3, y + (i // 3) * ch + 3, cw - 6, ch - 6)
         if key.isdigit():
-            canvas.button("digit", key, rect, key, size=34)
+            canvas.button("digit", key, rect, key, size=size)
         else:
-            canvas.button(key, labels[key], rect, size=24, colour=th.BLUE if key == "ok" else th.BUTTON,
-                          text_colour=th.WHITE if key == "ok" else th.TEXT)
+            canvas.button(key, labels[key], rect, size=size - 10, colour=th.BLUE if key == enter else th.BUTTON,
+                          text_colour=th.WHITE if key == enter else th.TEXT)
 
 
 # --- screens every role shares --------------------------------------------------------------

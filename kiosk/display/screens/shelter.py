@@ -13,7 +13,7 @@ from kiosk import kana
 from kiosk.birthdate import ERA_LABELS, digits_needed
 from kiosk.display import theme as th
 from kiosk.display.screens import screen
-from kiosk.display.screens.common import Canvas, Status, status_bar
+from kiosk.display.screens.common import Canvas, Status, number_pad, status_bar
 from kiosk.roles.shelter_text import CARE, CHANNELS, LEVELS, MOVES, PETS, REFUSALS, SEXES, STAYS, labelled
 
 LEVEL_COLOURS = {"open": th.GREEN, "busy": th.BLUE, "crowded": th.AMBER, "full": th.RED, "closed": th.RED,
@@ -29,17 +29,8 @@ FIELD = (255, 255, 255)
 
 
 def _pad(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
-    """Digits with 消す (delete) and 決定 (enter); the targets the role's pads take."""
-    keys = [str(d) for d in range(1, 10)] + ["delete", "0", "enter"]
-    labels = {"delete": "← 消す", "enter": "決定 OK"}
-    cw, ch = w / 3, h / 4
-    for i, key in enumerate(keys):
-        rect = canvas.rect(x + (i % 3) * cw + 3, y + (i // 3) * ch + 3, cw - 6, ch - 6)
-        if key.isdigit():
-            canvas.button("digit", key, rect, key, size=32)
-        else:
-            canvas.button(key, labels[key], rect, size=22, colour=th.BLUE if key == "enter" else th.BUTTON,
-                          text_colour=th.WHITE if key == "enter" else th.TEXT)
+    """The shelter role's pads answer to 消す = "delete" and 決定 = "enter"."""
+    number_pad(canvas, x, y, w, h, delete="delete", enter="enter", size=32)
 
 
 def _dots(filled: int, groups: tuple[int, ...]) -> str:
