@@ -6,17 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.clock import read_clock
-from kiosk.events import new_event
 from kiosk.sync import protocol
-
-
-def test_protocol_event_dict_equals_to_dict_with_and_without_pii():
-    clock = read_clock()
-    for pii in (None, "c2VhbGVk"):
-        event = new_event("punch/1", {"staff_key": "k", "nested": {"a": [1, 2]}}, dev="d", site="s", clock=clock,
-                          pii=pii).with_seq(9)
-        assert protocol.event_dict(event) == event.to_dict()
 
 
 def test_protocol_join_batch_equals_encode_batch():

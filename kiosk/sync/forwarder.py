@@ -126,7 +126,7 @@ class Forwarder:
         """The next batch from ``events`` (at least one event, within the size bounds) and the rest."""
         chosen, size = [], 0
         for event in events[:BATCH_MAX_EVENTS]:
-            encoded = protocol.encode(protocol.event_dict(event))
+            encoded = protocol.encode(event.to_dict())
             size += len(encoded) + 1
             if chosen and size > BATCH_MAX_BYTES:
                 break

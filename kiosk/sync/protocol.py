@@ -25,8 +25,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.events import Event
-
 PREFIX = "kiosk/v1"
 QOS = 1
 # mosquitto accepts messages up to 256 MB; we refuse to even parse more than this. A batch is
@@ -129,17 +127,6 @@ def _seq(obj: dict, key: str) -> int:
 
 
 # --- evt -------------------------------------------------------------------------------------
-
-def event_dict(event: Event) -> dict[str, Any]:
-    """``event.to_dict()`` without dataclasses.asdict's deep copy: the drain's hot spot."""
-    clock = event.clock
-    out = {"schema": event.schema, "id": event.id, "dev": event.dev, "site": event.site, "seq": event.seq,
-           "time": event.time, "clock": {"synced": clock.synced, "source": clock.source, "boot": clock.boot,
-                                         "mono_ns": clock.mono_ns}, "data": event.data}
-    if event.pii is not None:
-        out["pii"] = event.pii
-    return out
-
 
 def encode_batch(batch_id: str, events: list[dict[str, Any]]) -> bytes:
     return encode({"batch": batch_id, "events": events})
