@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin  # noqa: E402
 
 from kiosk import config as cfg  # noqa: E402
 from kiosk.display import app  # noqa: E402
-from kiosk.display.simulate import DEMO_STAFF, demo_card, demo_entries  # noqa: E402
+from kiosk.display.simulate import DEMO_STAFF, demo_card, demo_entries, script_taps  # noqa: E402
 from kiosk.display.theme import Theme, load_font_path  # noqa: E402
 from kiosk.feedback import Feedback  # noqa: E402
 from kiosk.nfc.emulator import EmulatorReader  # noqa: E402
@@ -212,6 +212,32 @@ def test_app_simulate_key_taps_virtual_card(kiosk_factory, tmp_path):
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_3))
     kiosk.step(0.01)
     assert stored(tmp_path)[0].data["staff_id"] == DEMO_STAFF[2][0]
+
+
+def test_app_script_taps_first_round_through_the_reader(kiosk_factory, tmp_path):
+    kiosk = kiosk_factory()
+    shown = []
+    show = kiosk._show
+    kiosk._show = lambda effect: shown.append(effect.screen) or show(effect)
+    stop = script_taps(kiosk.reader, 0.2)
+    try:
+        run_until(kiosk, lambda: len(stored(tmp_path)) == 10)  # nine punches and one unknown card
+    finally:
+        stop()
+    events = stored(tmp_path)
+    ids = [DEMO_STAFF[i][0] for i in (1, 2, 3, 4, 5, 6, 7, 8, 0)]
+    assert [e.data.get("staff_id") for e in events] == [ids[0], None, *ids[1:]]
+    assert events[1].schema == "unknown_card/1"
+    assert shown[:5] == ["result", "unknown", "result", "already", "result"]  # the double tap
+
+
+@pytest.mark.parametrize("argv", [["--script-taps", "2"], ["--simulate", "--script-taps", "0"],
+                                  ["--simulate", "--script-taps", "-1"], ["--simulate", "--script-taps", "nan"],
+                                  ["--simulate", "--script-taps", "inf"], ["--simulate", "--script-taps", "soon"]])
+def test_app_script_taps_bad_argument_is_usage_error(argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        app.main(argv, tmp_path / "missing.toml")
+    assert exited.value.code == 2 and "--script-taps" in capsys.readouterr().err
 
 
 def test_app_scanner_line_becomes_scan_input(kiosk_factory):

@@ -240,12 +240,12 @@ class Kiosk:
     def _simulate_key(self, key: int, down: bool) -> None:
         import pygame
 
-        from kiosk.display.simulate import demo_card
+        from kiosk.display.simulate import UNENROLLED, demo_card
 
         if not pygame.K_0 <= key <= pygame.K_9:
             return
         if down:
-            index = 9 if key == pygame.K_0 else key - pygame.K_1
+            index = UNENROLLED if key == pygame.K_0 else key - pygame.K_1
             self.reader.insert(demo_card(index))
         else:
             self.reader.remove()
@@ -434,10 +434,16 @@ def load_config(config_path: Path | None, simulate: bool) -> cfg.Config:
 
 
 def main(argv: list[str], config_path: Path | None) -> int:
+    from kiosk.display.simulate import script_seconds, script_taps
+
     parser = argparse.ArgumentParser(prog="kiosk run", description="The kiosk screen: reader, touchscreen, LEDs.")
     parser.add_argument("--simulate", action="store_true",
                         help="a window with a virtual card reader: keys 1-9 tap nine staff cards, 0 an unknown one")
+    parser.add_argument("--script-taps", type=script_seconds, metavar="SECONDS",
+                        help="with --simulate: tap the staff cards in turn by script, one every SECONDS")
     args = parser.parse_args(argv)
+    if args.script_taps and not args.simulate:
+        parser.error("--script-taps needs --simulate")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from kiosk.display.theme import FontError, Theme, load_font_path
     from kiosk.nfc.reader import open_reader
@@ -465,9 +471,15 @@ def main(argv: list[str], config_path: Path | None) -> int:
     if args.simulate:
         print(f"kiosk run --simulate: data in {config.data_dir}; keys 1-9 tap staff cards "
               "(1 = admin), 0 an unknown card, Esc quits", flush=True)
+    stop_script = None
+    if args.script_taps:
+        print(f"kiosk run --simulate: a scripted card taps every {args.script_taps:g} s", flush=True)
+        stop_script = script_taps(reader, args.script_taps)
     try:
         kiosk.run()
     finally:
+        if stop_script is not None:
+            stop_script()
         feedback.close()
         reader.close()
         import pygame

@@ -1,5 +1,8 @@
 """``kiosk run --simulate``: nine virtual staff cards on keys 1-9, no hardware needed.
 
+``--script-taps SECONDS`` taps them by script instead (``kiosk demo`` headless), through the
+same in-process reader the keys use.
+
 ``DEMO_STAFF`` is the one list of demo staff; ``kiosk demo`` imports it too (``demo_roster()``
 gives the hub-format roster). Each person's virtual My Number Card carries its own JPKI
 certificate, so the staff key comes out of the real staff-id chain like a real card's.
@@ -7,15 +10,22 @@ certificate, so the staff key comes out of the real staff-id chain like a real c
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import logging
 import os
+import threading
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from kiosk import config as cfg
 from kiosk.nfc.emulator import EmulatorSession, VirtualCard, fake_certificate
 from kiosk.nfc.staffid import identify
 from kiosk.roster import StaffEntry
+
+log = logging.getLogger(__name__)
 
 # (staff id, name, kana, admin); key 1 is the administrator who can enrol cards.
 DEMO_STAFF = (
@@ -30,13 +40,50 @@ DEMO_STAFF = (
     ("10108", "中村 結衣", "ナカムラ ユイ", False),
 )
 NEW_CARD_KEY = "0"  # a tenth card nobody has enrolled: shows the unknown-card path
+UNENROLLED = len(DEMO_STAFF)  # demo_card index of that card
+# The scripted card's first round: every staff card, the unknown card once, and one card twice
+# in a row (the second tap shows "already recorded"); then the staff cards round and round.
+FIRST_ROUND = (1, UNENROLLED, 2, 2, 3, 4, 5, 6, 7, 8, 0)
 
 
 def demo_card(index: int) -> VirtualCard:
-    """The virtual card of DEMO_STAFF[index]; index 9 is an unenrolled card."""
+    """The virtual card of DEMO_STAFF[index]; index UNENROLLED is a card nobody enrolled."""
     staff_id = DEMO_STAFF[index][0] if index < len(DEMO_STAFF) else "unenrolled"
     name = DEMO_STAFF[index][1] if index < len(DEMO_STAFF) else "未登録 カード"
     return VirtualCard(name=name, auth_cert=fake_certificate(f"demo-staff-{staff_id}".encode()))
+
+
+def script_seconds(text: str) -> float:
+    """The argparse type of ``--script-taps``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text!r}: give the seconds between taps, more than 0, up to 3600")
+    return seconds
+
+
+def script_taps(reader, seconds: float) -> Callable[[], None]:
+    """Every ``seconds`` put the next scripted card on the emulator ``reader`` (which lifts the
+    previous one), as a key press would; returns the function that stops it."""
+    stop = threading.Event()
+
+    def tap_in_turn() -> None:
+        for index in itertools.chain(FIRST_ROUND, itertools.cycle(range(len(DEMO_STAFF)))):
+            if stop.wait(seconds):
+                return
+            card = demo_card(index)
+            log.info("scripted tap: %s", card.name)
+            reader.insert(card)
+
+    thread = threading.Thread(target=tap_in_turn, name="script-taps", daemon=True)
+    thread.start()
+
+    def stop_taps() -> None:
+        stop.set()
+        thread.join()
+    return stop_taps
 
 
 @lru_cache(maxsize=None)
