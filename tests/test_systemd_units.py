@@ -119,7 +119,7 @@ def test_kiosk_process_may_write_only_the_data_directory(unit: str) -> None:
 def test_ui_owns_tty1_with_kmsdrm_and_keeps_hardware_access() -> None:
     path = SYSTEMD / "kiosk-ui.service"
     assert _one(path, "TTYPath") == "/dev/tty1"
-    assert "SDL_VIDEODRIVER=kmsdrm" in _values(path, "Environment")
+    assert {"SDL_VIDEODRIVER=kmsdrm", "SDL_RENDER_DRIVER=opengles2"} <= set(_values(path, "Environment"))
     assert "getty@tty1.service" in _one(path, "Conflicts").split()
     assert set(_one(path, "SupplementaryGroups").split()) >= {"video", "render", "input", "gpio"}
     # Each of these closes the device list: no /dev/dri, /dev/input or /dev/gpiochip.
