@@ -112,9 +112,8 @@ def _report(serial: Path) -> dict:
     report: dict = {}
     if serial.exists():
         for line in serial.read_text(errors="replace").splitlines():
-            start = line.find("SMOKE ")
-            # The report's own console lines, not their copies forwarded from the journal.
-            if start >= 0 and "]: " not in line[:start]:
+            start = line.find("SMOKE ")  # after the journal's "[time] smoke-report[pid]: " prefix
+            if start >= 0:
                 key, _, value = line[start + 6:].strip().partition("=")
                 if key == "failed_unit" or key.startswith("log_"):
                     report.setdefault(key, []).append(value)
