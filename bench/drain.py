@@ -30,6 +30,7 @@ from kiosk.events import new_event  # noqa: E402
 from kiosk.outbox import Outbox, SyncState  # noqa: E402
 from kiosk.sync import protocol  # noqa: E402
 from kiosk.sync.localbroker import LocalBroker  # noqa: E402
+from tests.fixtures.broker import write_kiosk_config  # noqa: E402
 
 CITY, DEV = "452025", "tc-bench-1"
 
@@ -63,22 +64,7 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen:
 
 def drain(tmp: Path, broker: LocalBroker, count: int) -> float:
     data = tmp / "kiosk"
-    config = tmp / "kiosk.toml"
-    config.write_text(f"""[device]
-id = "{DEV}"
-site = "honcho"
-city = "{CITY}"
-role = "timeclock"
-[reader]
-backend = "emulator"
-[mqtt]
-host = "127.0.0.1"
-port = {broker.port}
-tls = false
-[storage]
-directory = "{data}"
-disk_floor_mb = 0
-""")
+    config = write_kiosk_config(tmp / "kiosk.toml", DEV, broker, data, resend_seconds=30)
     hub = spawn(["-m", "cityhub.cli", "serve", "--city", CITY, "--db", f"sqlite:///{tmp}/hub.db",
                  "--mqtt", broker.url], tmp / "hub.log")
     try:
