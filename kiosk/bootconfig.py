@@ -77,6 +77,19 @@ def report(root: Path, error: Exception) -> str:
     return text
 
 
+def read_report(root: Path = Path("/")) -> str | None:
+    """The error ``report`` wrote at this boot without its heading and hint (the UI's error
+    screen draws those), or None when kiosk.toml was applied."""
+    path = root / ERROR_FILE.relative_to("/")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{ERROR_FILE}: cannot read: {exc.strerror or exc}"
+    return text.strip().removeprefix(ERROR_HEADING).removesuffix(ERROR_HINT).strip()
+
+
 def _check_appliance(loaded: config.Config) -> None:
     if loaded.data_dir != Path(DATA_DIR):
         raise BootConfigError(f'kiosk.toml: [storage] directory = "{loaded.storage.directory}": '

@@ -275,9 +275,11 @@ def test_app_simulate_without_config_uses_builtin(tmp_path, monkeypatch):
     assert config.data_dir == tmp_path / "city-kiosk" / "simulate"
 
 
-def test_app_missing_config_without_simulate_is_error(tmp_path, capsys):
-    assert app.main([], tmp_path / "missing.toml") == 2
-    assert "cannot read" in capsys.readouterr().err
+def test_app_broken_config_with_simulate_is_error_at_the_terminal(tmp_path, capsys):
+    broken = tmp_path / "kiosk.toml"
+    broken.write_text('[device]\nid = "tc-x"\n', encoding="utf-8")
+    assert app.main(["--simulate"], broken) == 2  # no error screen: the developer reads the terminal
+    assert "site: missing (required)" in capsys.readouterr().err
 
 
 def test_app_kiosk_run_simulate_starts_and_stops_on_sigterm(tmp_path):

@@ -25,10 +25,12 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from datetime import time as day_time
 from pathlib import Path
 from typing import Any, Callable
 
+from kiosk import bootconfig
 from kiosk import config as cfg
 from kiosk.clock import read_clock
 from kiosk.files import write_atomic
@@ -379,21 +381,21 @@ def _load_state(data_dir: Path, name: str) -> dict:
         return {}
 
 
-def open_display(config: cfg.Config):
+def open_display(display: cfg.DisplaySection):
     """The window or full screen; picks kmsdrm on a Pi console without a desktop."""
     import pygame
 
-    if config.display.fullscreen and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if display.fullscreen and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
     if os.environ.get("SDL_VIDEODRIVER") != "kmsdrm":
         # We only blit software surfaces; without this SDL's X11 window drags in OpenGL
         # (llvmpipe: +90 MB RSS). kmsdrm has no other way to present, so it keeps GLES.
         os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    size = (config.display.width, config.display.height)
+    size = (display.width, display.height)
     if size not in LAYOUTS:
         log.warning("display %dx%d: layouts are designed for %s; scaling", *size, LAYOUTS)
-    flags = pygame.FULLSCREEN if config.display.fullscreen else 0
+    flags = pygame.FULLSCREEN if display.fullscreen else 0
     try:
         pygame.display.init()
         pygame.font.init()
@@ -402,7 +404,7 @@ def open_display(config: cfg.Config):
         driver = os.environ.get("SDL_VIDEODRIVER") or "default"
         raise OSError(f"cannot open the screen with SDL's {driver} video driver: {exc}") from None
     pygame.display.set_caption("City kiosk")
-    if config.display.fullscreen:
+    if display.fullscreen:
         pygame.mouse.set_visible(False)
     return surface
 
@@ -429,6 +431,10 @@ def load_config(config_path: Path | None, simulate: bool) -> cfg.Config:
     path = Path(config_path or cfg.DEFAULT_PATH)
     if simulate and not path.exists():
         return dev_config()
+    # kiosk-config.service found the boot partition's kiosk.toml wrong and wrote no DEFAULT_PATH.
+    boot_error = bootconfig.read_report() if path == cfg.DEFAULT_PATH else None
+    if boot_error is not None:
+        raise cfg.ConfigError(boot_error)
     loaded = cfg.load(path)
     return simulated(loaded) if simulate else loaded
 
@@ -453,14 +459,19 @@ def main(argv: list[str], config_path: Path | None) -> int:
     try:
         config = load_config(config_path, args.simulate)
         if config.device.role not in KITS:
-            print(f"kiosk run: role {config.device.role!r} has no screens yet", file=sys.stderr)
-            return 3
+            raise cfg.ConfigError(f'{Path(config.path).name}: [device] role = "{config.device.role}": no screens '
+                                  f"yet (available: {', '.join(KITS)})")
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        surface = open_display(config)
+        surface = open_display(config.display)
         theme = Theme(config.display.width, config.display.height, load_font_path(config.display.font))
         feedback = open_feedback(config, args.simulate)
         kit = KITS[config.device.role](config, args.simulate)
-    except (cfg.ConfigError, FontError, OSError) as exc:
+    except (cfg.ConfigError, FontError) as exc:
+        if args.simulate:  # a developer at a terminal: the message there is the clearest
+            print(f"kiosk run: {exc}", file=sys.stderr)
+            return 2
+        return show_config_error(str(exc))
+    except OSError as exc:
         print(f"kiosk run: {exc}", file=sys.stderr)
         return 2
     outbox = Outbox(config.data_dir, disk_floor_bytes=int(config.storage.disk_floor_mb * 2**20))
@@ -484,4 +495,47 @@ def main(argv: list[str], config_path: Path | None) -> int:
         reader.close()
         import pygame
         pygame.quit()
+    return 0
+
+
+def show_config_error(message: str) -> int:
+    """The error screen until SIGTERM, instead of exiting into a black screen that systemd
+    restarts every two seconds: what is wrong and how to fix it, with the default display
+    settings. READY once it is drawn, then WATCHDOG from this loop; redrawn only when exposed."""
+    import pygame
+
+    from kiosk.display.screens.common import Canvas, Status, config_error
+    from kiosk.display.theme import FontError, Theme, load_font_path
+    from kiosk.watchdog import Watchdog
+
+    print(f"kiosk run: {message}", file=sys.stderr, flush=True)
+    display = cfg.DisplaySection()
+    try:
+        surface = open_display(display)
+    except OSError as exc:
+        print(f"kiosk run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        font, latin = load_font_path(), False
+    except FontError:  # pygame's own font has no Japanese: English only, never boxes
+        font, latin = str(Path(pygame.__file__).parent / pygame.font.get_default_font()), True
+    theme = Theme(display.width, display.height, font)
+    stop: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(signal.SIGTERM))
+
+    def draw() -> None:
+        config_error(Canvas(surface, theme), {"message": message, "latin": latin}, Status(now=datetime.now()))
+        pygame.display.flip()
+
+    draw()
+    watchdog = Watchdog()
+    watchdog.ready("configuration error shown")
+    while not stop:
+        event = pygame.event.wait(250)  # wakes often enough to pet any WatchdogSec >= 1 s
+        if event.type == pygame.QUIT:
+            break
+        if event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
+            draw()
+        watchdog.pet()
+    pygame.quit()
     return 0

@@ -226,3 +226,23 @@ def paper_book(canvas: Canvas, params: dict, status: Status) -> None:
               if params.get("reason") == "disk_full" else
               "端末に保存できませんでした。管理者に連絡してください。\nThe kiosk could not store it: tell the administrator.")
     canvas.text(reason, canvas.rect(30, 330, 740, 130), 24, th.WHITE)
+
+
+@screen("common", "config_error")
+def config_error(canvas: Canvas, params: dict, status: Status) -> None:
+    """``kiosk run`` cannot start: kiosk.toml (or the font) is wrong. ``message`` names the file,
+    key, value and what is allowed. With no Japanese font (``latin``) only English is drawn."""
+    from kiosk.bootconfig import ERROR_HEADING, ERROR_HINT
+
+    heading_ja, heading_en = ERROR_HEADING.split(" / ")
+    hint_ja, hint_en = ERROR_HINT.split("\n")
+    if params.get("latin"):
+        heading_ja, heading_en, hint_ja = heading_en, "No Japanese font: English only", ""
+    canvas.fill(th.BACKGROUND)
+    canvas.band(th.RED, heading_ja, heading_en, height=110)
+    box = canvas.rect(30, 125, 740, 225)
+    canvas.surface.set_clip(box)  # even a value too long to wrap stays inside its box
+    canvas.text(params["message"], box, 26, align="left")
+    canvas.surface.set_clip(None)
+    canvas.text(hint_ja, canvas.rect(30, 360, 740, 65), 28)
+    canvas.text(hint_en, canvas.rect(30, 425, 740, 45), 22, th.MUTED)
