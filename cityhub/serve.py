@@ -130,7 +130,6 @@ def main(argv: list[str], config_path: Path | None) -> int:
                                            key_file=args.key_file, password_file=args.password_file)
         private_key = load_private_key(args.sealing_key) if args.sealing_key else None
         engine = store.connect(args.db)
-        shelter.ensure_tables(engine)
         snapshot_times = shelter.parse_times(args.snapshot_times)
         hub = Hub(Ingest(engine, args.city, private_key), settings, args.client_id, args.share,
                   snapshot_times=snapshot_times)

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import (Column, Connection, Engine, Float, Integer, MetaData, String, Table, select)
+from sqlalchemy import Connection, Engine, select
 
 from cityhub import store
 from kiosk.roles.shelter import ShelterSettings, congestion
@@ -40,22 +40,7 @@ MOVES = {"out": "out", "back": "in", "leave": "left"}  # departure kind -> the p
 # The hub's congestion thresholds: VACAN's four levels (the stands' own defaults).
 THRESHOLDS = ShelterSettings(dev="hub", site="*")
 DEFAULT_SNAPSHOT_TIMES = ("06:00", "12:00", "18:00")
-
-shelter_metadata = MetaData()
-snapshots = Table(
-    "shelter_snapshots", shelter_metadata,
-    Column("site", String(63), primary_key=True),
-    Column("slot", String(16), primary_key=True),  # local "YYYY-MM-DD HH:MM" the snapshot is for
-    Column("headcount", Integer, nullable=False),
-    Column("capacity", Integer),
-    Column("level", String(16), nullable=False),
-    Column("taken_at", Float, nullable=False),
-)
-
-
-def ensure_tables(engine: Engine) -> None:
-    """The shelter's own table, created beside the ingest's schema when missing."""
-    shelter_metadata.create_all(engine, checkfirst=True)
+snapshots = store.shelter_snapshots
 
 
 @dataclass(frozen=True)
@@ -270,7 +255,6 @@ def main(argv: list[str], config_path: Path | None) -> int:
     args = parser.parse_args(argv)
     try:
         engine = store.connect(args.db)
-        ensure_tables(engine)
     except Exception as exc:  # a database URL or file the hub cannot use
         print(f"cityhub shelter: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ needs the dialects' "on conflict do nothing ... returning" in one statement.
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Boolean, Column, Engine, Float, Index, Integer, MetaData, String,
-                        Table, Text, create_engine, event, insert, select)
+                        Table, Text, create_engine, event, insert, select, text)
 from sqlalchemy.dialects import postgresql, sqlite
 
 SCHEMA_VERSION = 1
@@ -80,6 +80,20 @@ roster = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+# Headcounts the hub takes at fixed local times for each shelter site (cityhub/shelter.py).
+shelter_snapshots = Table(
+    "shelter_snapshots", metadata,
+    Column("site", String(63), primary_key=True),
+    Column("slot", String(16), primary_key=True),  # local "YYYY-MM-DD HH:MM" the snapshot is for
+    Column("headcount", Integer, nullable=False),
+    Column("capacity", Integer),
+    Column("level", String(16), nullable=False),
+    Column("taken_at", Float, nullable=False),
+)
+
+# Any constant shared by every hub worker: PostgreSQL's advisory lock that serialises migrations.
+SCHEMA_LOCK_KEY = 0x6B696F736B
+
 
 class StoreError(RuntimeError):
     """A database the hub cannot use."""
@@ -114,6 +128,9 @@ MIGRATIONS: dict = {}
 
 def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Hub workers started together: one creates or migrates, the others wait, then find it done.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
         schema_version.create(conn, checkfirst=True)
         found = conn.execute(select(schema_version.c.version)).scalar()
         if found is None:

@@ -37,7 +37,6 @@ def keys():
 @pytest.fixture
 def hub(hub_db_url, keys):
     engine = store.connect(hub_db_url)
-    shelter.ensure_tables(engine)
     return Ingest(engine, CITY, keys[0])
 
 

@@ -143,8 +143,7 @@ def test_hub_status_online_then_offline_on_stop(tmp_path, mosquitto, processes):
 def test_hub_two_workers_share_one_kiosks_events(tmp_path, mosquitto, processes, kiosk_config, postgres):
     data = tmp_path / "kiosk"
     append_events(Outbox(data, disk_floor_bytes=0), 1200, DEV)
-    db = postgres.new_database()
-    store.connect(db).dispose()  # schema first, so the two workers do not race to create it
+    db = postgres.new_database()  # empty: the two workers create the schema together
     for worker in ("a", "b"):
         processes.spawn(f"hub-{worker}", ["-m", "cityhub.cli", "serve", "--city", CITY, "--db", db, "--mqtt",
                                           mosquitto.url, "--client-id", f"cityhub-{worker}", "--share", "hub", "-v"])
