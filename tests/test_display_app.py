@@ -12,8 +12,6 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import pygame  # noqa: E402
 import pytest  # noqa: E402
-from gpiozero import Device  # noqa: E402
-from gpiozero.pins.mock import MockFactory, MockPWMPin  # noqa: E402
 
 from kiosk import config as cfg  # noqa: E402
 from kiosk.display import app  # noqa: E402
@@ -24,6 +22,7 @@ from kiosk.nfc.emulator import EmulatorReader  # noqa: E402
 from kiosk.outbox import Outbox, OutboxReader, SyncState  # noqa: E402
 from kiosk.roles.base import Scan  # noqa: E402
 from kiosk.roster import save_local  # noqa: E402
+from tests.gpio import mock_pin_factory  # noqa: E402
 from tests.screenshots import save_screenshot  # noqa: E402
 
 GREEN, RED, BUZZER = 17, 27, 22
@@ -51,13 +50,8 @@ disk_floor_mb = 0
 
 @pytest.fixture
 def pins():
-    saved = Device.pin_factory
-    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
-    try:
-        yield Device.pin_factory
-    finally:
-        Device.pin_factory.reset()
-        Device.pin_factory = saved
+    with mock_pin_factory() as factory:
+        yield factory
 
 
 @pytest.fixture(scope="module")

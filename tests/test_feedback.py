@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockPWMPin
 
 from kiosk.feedback import PATTERNS, Feedback
+from tests.gpio import mock_pin_factory
 
 GREEN, RED, BUZZER = 17, 27, 22
 
@@ -28,13 +28,8 @@ class RecordingPWMPin(MockPWMPin):
 
 @pytest.fixture
 def factory():
-    saved = Device.pin_factory
-    Device.pin_factory = MockFactory(pin_class=RecordingPWMPin)
-    try:
-        yield Device.pin_factory
-    finally:
-        Device.pin_factory.reset()
-        Device.pin_factory = saved
+    with mock_pin_factory(RecordingPWMPin) as factory:
+        yield factory
 
 
 def settle(pin, changes: int, timeout: float = 5.0) -> None:
