@@ -20,8 +20,7 @@ from kiosk import config as cfg
 from kiosk.display import app
 from kiosk.display import theme as th
 from kiosk.display.screens.common import Status, config_error
-from tests.screenshots import save_screenshot
-from tests.test_display_screens import RecordingCanvas, font_path, tofu  # noqa: F401
+from tests.screenshots import RecordingCanvas, font_path, missing_glyphs, save_screenshot  # noqa: F401
 
 BROKEN = """[device]
 id = "tc-honcho-1"
@@ -88,7 +87,7 @@ def test_config_error_screen_wraps_message_inside_screen(font_path, name, messag
     assert canvas.drawn[0] == "設定ファイル kiosk.toml に誤りがあります"  # Japanese first
     assert "kiosk.toml has an error" in canvas.drawn and message in canvas.drawn
     assert "SDカードの起動パーティションの kiosk.toml を直して再起動してください。" in canvas.drawn
-    assert tofu(font_path, canvas.drawn) == []
+    assert missing_glyphs(font_path, canvas.drawn) == set()
     assert margins_clear(canvas.surface)
     ink = {canvas.surface.get_at((x, y))[:3] for x in range(30, 770, 3) for y in range(125, 350, 3)}
     assert len(ink) > 3  # the message was drawn

@@ -4,7 +4,6 @@ proof that each Japanese character on them is drawn by a real glyph, not the mis
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pygame
@@ -12,8 +11,8 @@ import pytest
 
 from kiosk.display import theme as th
 from kiosk.display.screens import screens_for
-from kiosk.display.screens.common import Canvas, Status
-from tests.screenshots import save_screenshot
+from kiosk.display.screens.common import Status
+from tests.screenshots import RecordingCanvas, font_path, missing_glyphs, save_screenshot  # noqa: F401
 
 JST = timezone(timedelta(hours=9))
 NOW = datetime(2026, 12, 3, 8, 29, 1, tzinfo=JST)
@@ -42,37 +41,11 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def font_path():
-    pygame.font.init()
-    return th.load_font_path()
-
-
-@dataclass
-class RecordingCanvas(Canvas):
-    """A canvas that also remembers every string it drew."""
-
-    drawn: list[str] = field(default_factory=list)
-
-    def text(self, text, rect, size, *args, **kwargs):
-        self.drawn.append(text)
-        super().text(text, rect, size, *args, **kwargs)
-
-
 def render(font_path: str, name: str, size=(800, 480)) -> RecordingCanvas:
     screen, params, status = CASES[name]
     canvas = RecordingCanvas(pygame.Surface(size), th.Theme(*size, font_path))
     screens_for("timeclock")[screen](canvas, params, status)
     return canvas
-
-
-def tofu(font_path: str, texts: list[str]) -> list[str]:
-    """Characters of ``texts`` that the font draws as its missing-glyph box."""
-    font = pygame.font.Font(font_path, 24)
-    missing = pygame.image.tobytes(font.render(th.MISSING_PROBE, True, (0, 0, 0), (255, 255, 255)), "RGB")
-    chars = {ch for text in texts for ch in text if not ch.isspace() and ord(ch) > 0x7F}
-    return sorted(ch for ch in chars
-                  if pygame.image.tobytes(font.render(ch, True, (0, 0, 0), (255, 255, 255)), "RGB") == missing)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -81,7 +54,7 @@ def test_display_screen_renders_japanese_without_tofu(font_path, name):
     save_screenshot(canvas.surface, f"timeclock_{name}_800x480")
     japanese = [t for t in canvas.drawn if any("\u3040" <= ch <= "\u9fff" for ch in t)]
     assert japanese, "every screen leads with Japanese"
-    assert tofu(font_path, canvas.drawn) == []
+    assert missing_glyphs(font_path, canvas.drawn) == set()
     colours = {canvas.surface.get_at((x, y))[:3] for x in range(0, 800, 7) for y in range(0, 480, 7)}
     assert len(colours) > 3  # text was drawn, not an empty fill
 

@@ -4,7 +4,6 @@ that PIN digits never reach the screen, and that the buttons drive the role."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import pygame
@@ -13,7 +12,7 @@ import pytest
 from kiosk import kana, qrcodes
 from kiosk.display import theme as th
 from kiosk.display.screens import REGISTRY, screens_for
-from kiosk.display.screens.common import Canvas, Status
+from kiosk.display.screens.common import Status
 from kiosk.nfc.emulator import VirtualCard
 from kiosk.qrcodes import Prereg, PreregMember
 from kiosk.roles.base import Touch
@@ -21,7 +20,7 @@ from kiosk.roles.shelter import SiteUpdate
 from tests.shelter_harness import Stand
 from tests.test_shelter_household import staff_entry
 from tests.test_shelter_operations import ADMIN, admin_key
-from tests.screenshots import save_screenshot
+from tests.screenshots import RecordingCanvas, font_path, missing_glyphs, save_screenshot  # noqa: F401
 
 NOW = datetime(2026, 12, 3, 18, 5, tzinfo=timezone(timedelta(hours=9)))
 STATUS = Status(now=NOW, site_name="第一小学校 体育館", hub_reachable=True)
@@ -30,38 +29,12 @@ FAMILY = Prereg("SCRN2345", (PreregMember("山田 太郎", "ヤマダ タロウ"
                              PreregMember("山田 一", "ヤマダ ハジメ", date(2025, 6, 1), "1", ("infant",))))
 
 
-@dataclass
-class RecordingCanvas(Canvas):
-    drawn: list[str] = field(default_factory=list)
-
-    def text(self, text, rect, size, *args, **kwargs):
-        self.drawn.append(text)
-        super().text(text, rect, size, *args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def font_path():
-    pygame.font.init()
-    return th.load_font_path()
-
-
 def render(show, font_path, name: str, size=(800, 480)) -> RecordingCanvas:
     surface = pygame.Surface(size)
     canvas = RecordingCanvas(surface, th.Theme(*size, font_path))
     screens_for("shelter")[show.screen](canvas, show.params, STATUS)
     save_screenshot(surface, f"shelter_{name}_{size[0]}x{size[1]}")
     return canvas
-
-
-def missing_glyphs(font_path: str, texts: list[str]) -> set[str]:
-    """Characters the font draws as its missing-glyph box (pygame's metrics cannot tell)."""
-    font = th.font_at(font_path, 20)
-
-    def drawn(ch: str) -> bytes:
-        return pygame.image.tobytes(font.render(ch, True, (0, 0, 0), (255, 255, 255)), "RGB")
-
-    box = drawn("\U0010fffd")
-    return {ch for ch in set("".join(texts)) if not ch.isspace() and drawn(ch) == box}
 
 
 def test_shelter_glyph_check_catches_tofu(font_path):

@@ -43,14 +43,19 @@ def _draws(font: pygame.font.Font, text: str) -> bytes:
     return pygame.image.tobytes(surface, "RGB")
 
 
+def missing_glyphs(font: pygame.font.Font, texts) -> set[str]:
+    """Characters of ``texts`` the font draws as its missing-glyph box (its metrics cannot tell)."""
+    missing = _draws(font, MISSING_PROBE)
+    return {ch for ch in set("".join(texts)) if not ch.isspace() and _draws(font, ch) == missing}
+
+
 def has_japanese(path: str) -> bool:
     """True when every probe character renders as something other than the missing-glyph box."""
     try:
         font = pygame.font.Font(path, 32)
     except (OSError, pygame.error):
         return False
-    missing = _draws(font, MISSING_PROBE)
-    return all(_draws(font, ch) != missing and font.size(ch)[0] > 0 for ch in PROBE_TEXT)
+    return not missing_glyphs(font, PROBE_TEXT) and all(font.size(ch)[0] > 0 for ch in PROBE_TEXT)
 
 
 def _fc_match(family: str) -> str | None:
