@@ -101,8 +101,14 @@ def is_synchronised(timesyncd_flag: Path = TIMESYNCD_FLAG) -> tuple[bool, str]:
 
 
 def boot_id() -> str:
+    return _read_boot_id(BOOT_ID_FILE)
+
+
+@functools.cache
+def _read_boot_id(path: Path) -> str:
+    # Constant for the life of the process; read_clock runs on every tap and every frame.
     try:
-        return BOOT_ID_FILE.read_text().strip()
+        return path.read_text().strip()
     except OSError:
         return "unknown"
 
