@@ -190,7 +190,6 @@ class Kiosk:
         except (OutboxError, OSError) as exc:
             log.error("outbox failed on event %s: %s", event.id, exc)
             return RecordFailed(event.id, "error")
-        self._sync_stamp = ()  # the unconfirmed count changed
         return Recorded(event.id, stored.seq)
 
     def _show(self, show: Show) -> None:
