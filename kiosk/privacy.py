@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any
 
 from nacl.exceptions import CryptoError
@@ -49,11 +48,3 @@ def generate_keypair() -> tuple[PrivateKey, str]:
     """A new hub key pair: the private key and the public key as base64 for kiosk configs."""
     private = PrivateKey.generate()
     return private, base64.b64encode(bytes(private.public_key)).decode("ascii")
-
-
-_DIGIT_RUN = re.compile(r"\d{4,}")
-
-
-def redact(text: str) -> str:
-    """For log lines: hide any run of 4+ digits (PINs, birth dates, card numbers)."""
-    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)

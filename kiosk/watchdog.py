@@ -24,9 +24,6 @@ class Watchdog:
     def ready(self, status: str = "") -> None:
         self._send("READY=1" + (f"\nSTATUS={status}" if status else ""))
 
-    def status(self, status: str) -> None:
-        self._send(f"STATUS={status}")
-
     def pet(self) -> None:
         """Call every loop iteration; sends WATCHDOG=1 only as often as needed."""
         if self._interval is None:
